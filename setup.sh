@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up a Debian machine for fwbuild: the Arm cross compiler, QEMU, and a .venv with
+# the package installed editable. Idempotent: a second run only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when the package definition changed since the last install.
+stamp=.venv/.fwbuild-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/fwbuild ]; then
+    echo "setup: installing fwbuild into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+    echo "$want" > "$stamp"
+fi
+echo "setup: ready ($(arm-none-eabi-gcc -dumpversion 2>/dev/null || echo 'no arm-none-eabi-gcc'))"
