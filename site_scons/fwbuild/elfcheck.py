@@ -1,0 +1,95 @@
+"""Checking where a linked program really landed, with pyelftools.
+
+The linker script should put everything in place; this is the independent check that it
+did (a hand-written script, a stray section attribute or a wrong template all show here).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from fwbuild.errors import ImageError
+from fwbuild.layout import Layout, Region
+from fwbuild.values import hex32
+
+
+def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "application") -> None:
+    """Raise ImageError naming the section and addresses if the program is misplaced."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    rom = layout.application if program == "application" else layout.region(program)
+    assert rom is not None
+    elf_path = Path(elf_path)
+    try:
+        with elf_path.open("rb") as stream:
+            elf = ELFFile(stream)
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_memsz"]]
+            sections = [s for s in elf.iter_sections() if s["sh_flags"] & 0x2 and s["sh_size"]]
+            for seg in loads:
+                _check_segment(elf_path, seg, sections, rom, layout)
+            vectors = _read(loads, rom.start, 8)
+    except ELFError as exc:
+        raise ImageError(f"{elf_path}: not a valid ELF file ({exc})") from None
+    if vectors is None:
+        raise ImageError(
+            f"{elf_path}: no vector table at the {program} start {hex32(rom.start)}; "
+            "the start-up code must put it in section .isr_vector, which the linker script "
+            "places first"
+        )
+    sp, reset = struct.unpack("<II", vectors)
+    banks = [b for b in layout.ram if b.start < sp <= b.end]
+    if sp % 8 or not banks:
+        where = ", ".join(f"{b.name} {hex32(b.start)}..{hex32(b.end)}" for b in layout.ram)
+        raise ImageError(
+            f"{elf_path}: initial stack pointer {hex32(sp)} (vector 0 at {hex32(rom.start)}) "
+            f"is not an 8-byte aligned address inside a RAM bank ({where}); "
+            "point it at the end of RAM (__StackTop)"
+        )
+    if not reset & 1 or not rom.start <= (reset & ~1) < rom.end:
+        raise ImageError(
+            f"{elf_path}: reset vector {hex32(reset)} (vector 1 at {hex32(rom.start + 4)}) "
+            f"must be a Thumb address (odd) inside {rom.describe()}; check Reset_Handler"
+        )
+
+
+def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> None:  # noqa: ANN001
+    paddr, vaddr = seg["p_paddr"], seg["p_vaddr"]
+    filesz, memsz = seg["p_filesz"], seg["p_memsz"]
+    names = _sections_in(sections, vaddr, memsz) or "(no named section)"
+    if filesz and not (rom.start <= paddr and paddr + filesz <= rom.end):
+        raise ImageError(
+            f"{path}: {names} loads at {hex32(paddr)}..{hex32(paddr + filesz)}, outside "
+            f"{rom.describe()}; a section placed outside the linker script's FLASH region "
+            "(check section attributes and the linker script)"
+        )
+    in_rom = rom.start <= vaddr and vaddr + memsz <= rom.end
+    in_ram = any(b.start <= vaddr and vaddr + memsz <= b.end for b in layout.ram)
+    if not (in_rom or in_ram):
+        raise ImageError(
+            f"{path}: {names} runs at {hex32(vaddr)}..{hex32(vaddr + memsz)}, which is "
+            f"neither in {rom.describe()} nor in a RAM bank; check the linker script"
+        )
+
+
+def _sections_in(sections, vaddr: int, memsz: int) -> str:  # noqa: ANN001
+    return ", ".join(s.name for s in sections if vaddr <= s["sh_addr"] < vaddr + memsz)
+
+
+def _read(loads, address: int, size: int) -> bytes | None:  # noqa: ANN001
+    for seg in loads:
+        start = seg["p_paddr"]
+        if start <= address and address + size <= start + seg["p_filesz"]:
+            offset = address - start
+            return seg.data()[offset : offset + size]
+    return None
+
+
+def read_flash_bytes(elf_path: Path | str, address: int, size: int) -> bytes | None:
+    """The bytes a programmer would write at ``address`` (load addresses), or None."""
+    from elftools.elf.elffile import ELFFile
+
+    with Path(elf_path).open("rb") as stream:
+        loads = [s for s in ELFFile(stream).iter_segments() if s["p_type"] == "PT_LOAD"]
+        return _read(loads, address, size)

@@ -1,0 +1,547 @@
+"""The layout engine: resolved target (with the project's overrides) -> one checked ``Layout``.
+
+Everything downstream (linker script, generated header, signing, merge, reports) reads the
+``Layout``; nothing else computes an offset. The rules are DESIGN.md's key table: offsets
+and sizes are relative to the flash start, ``mbed_app_start`` is absolute; slot-like
+regions start on sector boundaries, the application after a header only needs the
+vector-table alignment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fwbuild.errors import ConfigError, LayoutError
+from fwbuild.sectors import SectorMap
+from fwbuild.targets import RamBank, ReservedBytes, Sourced, Target
+from fwbuild.values import ValueParseError, hex32, parse_int
+
+MANAGED_KEYS = (
+    "bootloader_img",
+    "bootloader_size",
+    "header_offset",
+    "header_format",
+    "candidate_offset",
+    "candidate_size",
+)
+UNMANAGED_KEYS = ("mbed_app_start", "mbed_app_size")
+BUILT_BOOTLOADER = "@bootloader"
+
+MCUBOOT_HEADER_MIN, MCUBOOT_HEADER_MAX = 32, 0xFFFF
+# Bytes each preset header needs; the list form is measured by header_size_of().
+PRESET_HEADER_SIZES = {"mbed-v2": 112, "pelion-v3": 80}
+_DIGEST_BYTES = {"SHA256": 32, "SHA512": 64, "CRCITT32le": 4, "CRCITT32be": 4}
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def describe(self) -> str:
+        return f"{self.name} {hex32(self.start)}..{hex32(self.end)}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    target: str
+    mode: str  # "managed" | "unmanaged" | "none"
+    flash_start: int
+    flash_size: int
+    erased_value: int
+    write_size: int
+    sectors: tuple[tuple[int, int], ...]
+    regions: tuple[Region, ...]
+    ram: tuple[RamBank, ...]
+    main_ram: str
+    vector_size: int
+    vector_align: int
+    stack_size: int
+    heap_size: int
+    reserved: tuple[ReservedBytes, ...]
+    header_format: Any  # str preset, a tuple of entries, or None without a header
+    bootloader_img: str | None  # "@bootloader", an absolute path, or None
+    pad_to_region_end: bool
+    post_build_hooks: tuple[str, ...]
+
+    @property
+    def flash_end(self) -> int:
+        return self.flash_start + self.flash_size
+
+    def region(self, name: str) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)
+
+    @property
+    def application(self) -> Region:
+        app = self.region("application")
+        assert app is not None
+        return app
+
+    @property
+    def bootloaders(self) -> tuple[Region, ...]:
+        return tuple(r for r in self.regions if r.name.startswith("bootloader"))
+
+    @property
+    def main_ram_bank(self) -> RamBank:
+        return next(b for b in self.ram if b.name == self.main_ram)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``layout.json`` contract: regions that do not exist are absent."""
+        return {
+            "target": self.target,
+            "mode": self.mode,
+            "flash": {"start": self.flash_start, "size": self.flash_size, "erased_value": self.erased_value},
+            "regions": [{"name": r.name, "start": r.start, "size": r.size} for r in self.regions],
+            "ram": [{"name": b.name, "start": b.start, "size": b.size} for b in self.ram],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def signature(self) -> str:
+        """Everything the layout holds, path-free, as stable text (a build dependency)."""
+        data = asdict(self)
+        data["reserved"] = [dict(r, data=r["data"].hex()) for r in data["reserved"]]
+        if self.bootloader_img not in (None, BUILT_BOOTLOADER):
+            data["bootloader_img"] = Path(self.bootloader_img).name
+        return json.dumps(data, sort_keys=True, default=list)
+
+
+ImageSegments = Callable[[Path, int], Sequence[tuple[int, int]]]
+
+
+def compute_layout(target: Target, image_segments: ImageSegments | None = None) -> Layout:
+    """Compute and check the regions. ``image_segments(path, flash_start)`` gives a
+    bootloader image's (start, end) extents (a .bin placed at the flash start); the default
+    reads the file."""
+    return _LayoutBuilder(target, image_segments or _read_image_segments).build()
+
+
+def vector_alignment(vector_size: int) -> int:
+    """VTOR needs a power of two at least the table's size, and at least 128 bytes."""
+    align = 128
+    while align < vector_size:
+        align *= 2
+    return align
+
+
+def header_size_of(header_format: Any) -> int:
+    """Bytes of a header format: a preset's size, or the sum of a list's fields."""
+    if isinstance(header_format, str):
+        return PRESET_HEADER_SIZES.get(header_format, MCUBOOT_HEADER_MIN)
+    total = 0
+    for entry in header_format:
+        _name, kind, subtype, _arg = entry
+        if kind == "digest":
+            total += _DIGEST_BYTES.get(subtype, 0)
+        else:
+            total += int(str(subtype).rstrip("lbe") or 0) // 8
+    return total
+
+
+class _LayoutBuilder:
+    def __init__(self, target: Target, image_segments: ImageSegments):
+        self.t = target
+        self.keys: dict[str, Sourced] = target.layout
+        self.segments = image_segments
+        self.map = SectorMap(target.sectors, target.flash_end)
+        self.vector_size = 4 * target.vector_count
+        self.vector_align = vector_alignment(self.vector_size)
+
+    # -- reading keys -------------------------------------------------------------
+    def file(self, key: str) -> Path:
+        return self.keys[key].file if key in self.keys else self.t.file
+
+    def has(self, key: str) -> bool:
+        return key in self.keys
+
+    def error(self, key: str, problem: str, fix: str | None = None) -> ConfigError:
+        return ConfigError(self.file(key), key, problem, fix)
+
+    def offset(self, key: str) -> int:
+        """A flash-relative offset or size key."""
+        raw = self.keys[key].value
+        try:
+            value = parse_int(raw)
+        except ValueParseError as exc:
+            raise self.error(key, str(exc)) from None
+        if value < 0:
+            raise self.error(key, f"{raw!r} is negative")
+        return value
+
+    def absolute(self, key: str) -> int:
+        return self.t.flash_start + self.offset(key)
+
+    # -- the rules ----------------------------------------------------------------
+    def build(self) -> Layout:
+        managed = [k for k in MANAGED_KEYS if self.has(k)]
+        unmanaged = [k for k in UNMANAGED_KEYS if self.has(k)]
+        if unmanaged and (managed or self.has("app_offset") or self.has("restrict_size")):
+            other = (managed or [k for k in ("app_offset", "restrict_size") if self.has(k)])[0]
+            raise self.error(
+                unmanaged[0],
+                f"unmanaged key '{unmanaged[0]}' mixed with '{other}' (set in {self.file(other)})",
+                "use mbed_app_start/mbed_app_size alone (unmanaged) or the bootloader keys alone (managed)",
+            )
+        if managed and not self.has("bootloader_img"):
+            raise self.error(
+                managed[0],
+                f"'{managed[0]}' needs a bootloader",
+                'set bootloader_img (a .bin/.hex file or "@bootloader")',
+            )
+        if unmanaged:
+            mode, regions = "unmanaged", self.unmanaged_regions()
+        elif managed:
+            mode, regions = "managed", self.managed_regions()
+        else:
+            mode, regions = "none", self.plain_regions()
+        app = next(r for r in regions if r.name == "application")
+        if app.start != self.t.flash_start and not self.t.vtor:
+            raise ConfigError(
+                self.t.file,
+                "core",
+                f"{self.t.core} has no vector-table offset register (VTOR), so the application "
+                f"cannot start at {hex32(app.start)}: a bootloader layout is impossible",
+                'remove the bootloader/offset keys for this target, or set "vtor": true if this core has one',
+            )
+        if app.size < self.vector_size:
+            raise LayoutError(
+                f"{self.t.name}: the application region {hex32(app.start)}..{hex32(app.end)} "
+                f"({app.size} bytes) cannot hold the {self.vector_size}-byte vector table; "
+                "give it more room (restrict_size, app_offset)"
+            )
+        regions = self.add_post_application(regions)
+        self.check_regions(regions)
+        fmt = self.header_format() if any(r.name == "header" for r in regions) else None
+        bootloader_img = None
+        if self.has("bootloader_img"):
+            bootloader_img = self.bootloader_img()
+            bootloader_img = str(bootloader_img) if isinstance(bootloader_img, Path) else bootloader_img
+        pad = self.keys.get("pad_to_region_end")
+        hooks = self.keys.get("post_build_hooks")
+        return Layout(
+            target=self.t.name,
+            mode=mode,
+            flash_start=self.t.flash_start,
+            flash_size=self.t.flash_size,
+            erased_value=self.t.erased_value,
+            write_size=self.t.write_size,
+            sectors=self.t.sectors,
+            regions=tuple(regions),
+            ram=self.t.ram,
+            main_ram=self.t.main_ram,
+            vector_size=self.vector_size,
+            vector_align=self.vector_align,
+            stack_size=self.t.stack_size,
+            heap_size=self.t.heap_size,
+            reserved=self.t.reserved,
+            header_format=_freeze(fmt),
+            bootloader_img=bootloader_img,
+            pad_to_region_end=bool(pad.value) if pad else False,
+            post_build_hooks=tuple(hooks.value) if hooks else (),
+        )
+
+    def plain_regions(self) -> list[Region]:
+        start = self.absolute("app_offset") if self.has("app_offset") else self.t.flash_start
+        self.check_in_flash("app_offset", start)
+        self.check_sector_aligned("app_offset", start, "the application (no header before it)")
+        return [self.application_from("app_offset", start)]
+
+    def unmanaged_regions(self) -> list[Region]:
+        start = self.t.flash_start
+        if self.has("mbed_app_start"):
+            start = self.offset("mbed_app_start")  # absolute, as in Mbed
+        self.check_in_flash("mbed_app_start", start)
+        self.check_sector_aligned("mbed_app_start", start, "the application")
+        if self.has("mbed_app_size"):
+            end = start + self.offset("mbed_app_size")
+            if end > self.t.flash_end:
+                raise self.error(
+                    "mbed_app_size",
+                    f"the application would end at {hex32(end)}, "
+                    f"past the flash end {hex32(self.t.flash_end)}",
+                    f"use at most {self.t.flash_end - start:#x}",
+                )
+        else:
+            end = self.t.flash_end
+        return [Region("application", start, end - start)]
+
+    def managed_regions(self) -> list[Region]:
+        regions = self.bootloader_regions()
+        boot_end = regions[0].end
+        has_header = self.has("header_offset") or self.has("header_format")
+        if has_header:
+            header_start = self.absolute("header_offset") if self.has("header_offset") else boot_end
+            self.check_in_flash("header_offset", header_start)
+            self.check_sector_aligned("header_offset", header_start, "the header (slot start)")
+            need = header_size_of(self.header_format())
+            if self.has("app_offset"):
+                app_start = self.absolute("app_offset")
+            else:
+                app_start = header_start + max(self.vector_align, _round_up(need, self.vector_align))
+            self.check_in_flash("app_offset", app_start)
+            self.check_vector_aligned("app_offset", app_start)
+            if app_start <= header_start:
+                raise self.error(
+                    "app_offset",
+                    f"the application start {hex32(app_start)} is not "
+                    f"above the header start {hex32(header_start)}",
+                    "put app_offset after header_offset",
+                )
+            header = Region("header", header_start, app_start - header_start)
+            self.check_header_size(header, need)
+            regions.append(header)
+        else:
+            app_start = self.absolute("app_offset") if self.has("app_offset") else boot_end
+            self.check_in_flash("app_offset", app_start)
+            self.check_sector_aligned("app_offset", app_start, "the application (no header)")
+        app = self.application_from("app_offset", app_start)
+        regions.append(app)
+        if self.has("candidate_offset") or self.has("candidate_size"):
+            regions.append(self.candidate(regions))
+        return regions
+
+    def application_from(self, key: str, start: int) -> Region:
+        if self.has("restrict_size"):
+            wanted = start + self.offset("restrict_size")
+            if wanted > self.t.flash_end:
+                raise self.error(
+                    "restrict_size",
+                    f"the application would end at {hex32(wanted)}, "
+                    f"past the flash end {hex32(self.t.flash_end)}",
+                    f"use at most {self.t.flash_end - start:#x}",
+                )
+            end = self.map.floor(wanted)
+            if end <= start:
+                raise self.error(
+                    "restrict_size",
+                    f"{hex32(start)} + restrict_size ends in the same "
+                    "sector, leaving no room for the application",
+                    "give a larger restrict_size",
+                )
+        else:
+            end = self.t.flash_end
+        return Region("application", start, end - start)
+
+    def bootloader_regions(self) -> list[Region]:
+        image = self.bootloader_img()
+        flash_start = self.t.flash_start
+        if image == BUILT_BOOTLOADER:
+            if not self.has("bootloader_size"):
+                raise self.error(
+                    "bootloader_size",
+                    'is required with "@bootloader"',
+                    "give the size of the region the bootloader is linked into",
+                )
+            size = self.offset("bootloader_size")
+            if size == 0:
+                raise self.error("bootloader_size", "is 0", "give the bootloader region's size")
+            end = flash_start + size
+            self.check_in_flash("bootloader_size", end - 1)
+            self.check_sector_aligned("bootloader_size", end, "the end of the bootloader region")
+            return [Region("bootloader", flash_start, size)]
+        segments = sorted(self.segments(image, flash_start))
+        if not segments:
+            raise self.error("bootloader_img", f"{image} holds no bytes", "build the bootloader first")
+        first_start, first_end = segments[0]
+        if first_start != flash_start:
+            raise self.error(
+                "bootloader_img",
+                f"the bootloader image starts at {hex32(first_start)}, "
+                f"not at the flash start {hex32(flash_start)}",
+                "use a .bin (placed at flash start) or fix the .hex addresses",
+            )
+        regions = []
+        for i, (seg_start, seg_end) in enumerate(segments):
+            name = "bootloader" if i == 0 else f"bootloader_{i + 1}"
+            if seg_end > self.t.flash_end:
+                raise self.error(
+                    "bootloader_img",
+                    f"{name} of {image.name} runs to "
+                    f"{hex32(seg_end)}, past the flash end {hex32(self.t.flash_end)}",
+                    "check the image against this target",
+                )
+            start = self.map.floor(seg_start)
+            end = self.map.ceil(seg_end)
+            if i == 0 and self.has("bootloader_size"):
+                end = flash_start + self.offset("bootloader_size")
+                if end < seg_end:
+                    raise self.error(
+                        "bootloader_size",
+                        f"{end - flash_start:#x} cannot hold {image.name}, which ends at {hex32(seg_end)}",
+                        f"use at least {self.map.ceil(seg_end) - flash_start:#x}",
+                    )
+                self.check_sector_aligned("bootloader_size", end, "the end of the bootloader region")
+            regions.append(Region(name, start, end - start))
+        for a, b in zip(regions, regions[1:]):
+            if b.start < a.end:  # two segments sharing a sector would erase each other
+                raise self.error(
+                    "bootloader_img",
+                    f"{a.name} and {b.name} of {image.name} share the sector at {hex32(b.start)}",
+                    "keep segments in separate sectors",
+                )
+        return regions
+
+    def bootloader_img(self) -> Path | str:
+        value = self.keys["bootloader_img"].value
+        if value == BUILT_BOOTLOADER:
+            return BUILT_BOOTLOADER
+        path = (self.file("bootloader_img").parent / value).resolve()
+        if path.suffix.lower() not in (".bin", ".hex"):
+            raise self.error(
+                "bootloader_img",
+                f"'{value}' is neither a .bin nor a .hex file",
+                'give a .bin, a .hex or "@bootloader"',
+            )
+        if not path.is_file():
+            raise self.error(
+                "bootloader_img",
+                f"file '{value}' not found (looked at {path})",
+                "the path is relative to the file that sets it",
+            )
+        return path
+
+    def header_format(self) -> Any:
+        if not self.has("header_format"):
+            return "mcuboot"
+        value = self.keys["header_format"].value
+        if isinstance(value, str) and value not in ("mcuboot", *PRESET_HEADER_SIZES):
+            raise self.error(
+                "header_format",
+                f"unknown format '{value}'",
+                'use "mcuboot", "mbed-v2", "pelion-v3" or an Mbed-style list',
+            )
+        return value
+
+    def check_header_size(self, header: Region, need: int) -> None:
+        fmt = self.header_format()
+        key = "app_offset" if self.has("app_offset") else "header_offset"
+        if fmt == "mcuboot" and not MCUBOOT_HEADER_MIN <= header.size <= MCUBOOT_HEADER_MAX:
+            raise self.error(
+                key,
+                f"the MCUboot header region {hex32(header.start)}.."
+                f"{hex32(header.end)} is {header.size:#x} bytes; MCUboot needs "
+                f"{MCUBOOT_HEADER_MIN} to {MCUBOOT_HEADER_MAX:#x}",
+                "move app_offset closer to header_offset",
+            )
+        if header.size < need:
+            raise self.error(
+                key,
+                f"the header region is {header.size} bytes but the {fmt} header needs {need}",
+                "move app_offset up",
+            )
+
+    def candidate(self, regions: list[Region]) -> Region:
+        slot_start = regions[-2].start if regions[-2].name == "header" else regions[-1].start
+        slot_size = regions[-1].end - slot_start
+        if not self.has("candidate_offset"):
+            raise self.error("candidate_size", "needs candidate_offset", "give the update slot's start")
+        start = self.absolute("candidate_offset")
+        self.check_in_flash("candidate_offset", start)
+        self.check_sector_aligned("candidate_offset", start, "the candidate slot")
+        size = (
+            self.offset("candidate_size")
+            if self.has("candidate_size")
+            else (self.map.ceil(start + slot_size) - start)
+        )
+        if size < slot_size:
+            raise self.error(
+                "candidate_size",
+                f"{size:#x} is smaller than the slot it updates "
+                f"({slot_size:#x} bytes from {hex32(slot_start)})",
+                f"use at least {slot_size:#x}",
+            )
+        if start + size > self.t.flash_end:
+            raise self.error(
+                "candidate_size" if self.has("candidate_size") else "candidate_offset",
+                f"the candidate {hex32(start)}..{hex32(start + size)} runs past the "
+                f"flash end {hex32(self.t.flash_end)}",
+                "move or shrink it",
+            )
+        return Region("candidate", start, size)
+
+    def add_post_application(self, regions: list[Region]) -> list[Region]:
+        app = next(r for r in regions if r.name == "application")
+        later = [r.start for r in regions if r.start >= app.end]
+        end = min(later, default=self.t.flash_end)
+        if end > app.end:
+            regions = regions + [Region("post_application", app.end, end - app.end)]
+        return sorted(regions, key=lambda r: (r.start, r.name))
+
+    # -- checks -------------------------------------------------------------------
+    def check_in_flash(self, key: str, address: int) -> None:
+        if not self.t.flash_start <= address < self.t.flash_end:
+            raise self.error(
+                key,
+                f"{hex32(address)} is outside flash {hex32(self.t.flash_start)}..{hex32(self.t.flash_end)}",
+                "offsets are relative to the flash start"
+                + (" (mbed_app_start is absolute)" if key.startswith("mbed_") else ""),
+            )
+
+    def check_sector_aligned(self, key: str, address: int, what: str) -> None:
+        if self.map.is_boundary(address):
+            return
+        below, above = self.map.floor(address), self.map.ceil(address)
+        size = self.map.sector_size_at(address)
+        rel = 0 if key.startswith("mbed_") else self.t.flash_start
+        raise self.error(
+            key,
+            f"{what} at {hex32(address)} is not on a sector boundary ({size:#x}-byte sectors there)",
+            f"the nearest valid values are {below - rel:#x} below and {above - rel:#x} above",
+        )
+
+    def check_vector_aligned(self, key: str, address: int) -> None:
+        if address % self.vector_align == 0:
+            return
+        below = address - address % self.vector_align
+        above = below + self.vector_align
+        rel = self.t.flash_start
+        raise self.error(
+            key,
+            f"the application start {hex32(address)} is not aligned to "
+            f"{self.vector_align:#x}, which the {self.vector_size}-byte vector table "
+            "needs (VTOR)",
+            f"the nearest valid values are {below - rel:#x} below and {above - rel:#x} above",
+        )
+
+    def check_regions(self, regions: list[Region]) -> None:
+        ordered = sorted(regions, key=lambda r: r.start)
+        for region in ordered:
+            if region.start < self.t.flash_start or region.end > self.t.flash_end:
+                raise LayoutError(
+                    f"{self.t.name}: {region.describe()} lies outside flash "
+                    f"{hex32(self.t.flash_start)}..{hex32(self.t.flash_end)}; "
+                    "check the offsets and sizes in the target and fwbuild.json"
+                )
+        for a, b in zip(ordered, ordered[1:]):
+            if b.start < a.end:
+                raise LayoutError(
+                    f"{self.t.name}: {a.describe()} overlaps {b.describe()} from "
+                    f"{hex32(b.start)}; move {b.name} to {hex32(self.map.ceil(a.end))} or above, "
+                    f"or shrink {a.name}"
+                )
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _read_image_segments(path: Path, flash_start: int) -> list[tuple[int, int]]:
+    from fwbuild.imagefile import image_segments
+
+    return image_segments(path, bin_base=flash_start)

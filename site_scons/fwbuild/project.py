@@ -1,0 +1,107 @@
+"""The firmware repo's ``fwbuild.json``: name, version, extra target folders, overrides."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fwbuild.errors import ConfigError
+from fwbuild.jsonfile import read_json, validate
+from fwbuild.targets import Sourced, Target, TargetSet
+
+PROJECT_FILE = "fwbuild.json"
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\+(\d+))?$")
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """An MCUboot image version: u8.u8.u16+u32. Ordering ignores ``build``, as MCUboot does."""
+
+    major: int
+    minor: int
+    revision: int
+    build: int = field(default=0, compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        match = _VERSION_RE.match(text.strip())
+        if not match:
+            raise ValueError(f"'{text}' is not X.Y.Z or X.Y.Z+B")
+        major, minor, revision, build = (int(g) if g else 0 for g in match.groups())
+        for value, limit, part in (
+            (major, 0xFF, "major"),
+            (minor, 0xFF, "minor"),
+            (revision, 0xFFFF, "revision"),
+            (build, 0xFFFFFFFF, "build"),
+        ):
+            if value > limit:
+                raise ValueError(f"'{text}': {part} {value} is above {limit}")
+        return cls(major, minor, revision, build)
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.revision}"
+        return text + (f"+{self.build}" if self.build else "")
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    file: Path | None
+    name: str
+    version: Version
+    targets_dirs: tuple[Path, ...]
+    linker_template: Path | None
+    overrides: dict[str, dict[str, Sourced]] = field(hash=False, compare=False)
+
+    def target_set(self) -> TargetSet:
+        return TargetSet(self.targets_dirs)
+
+    def overrides_for(self, target: Target, targets: TargetSet) -> dict[str, Sourced]:
+        """Layout keys for a target: "*" first, then each name in its chain, most specific last."""
+        merged: dict[str, Sourced] = {}
+        for key in ["*"] + list(reversed(targets.chain(target.name))):
+            merged.update(self.overrides.get(key, {}))
+        return merged
+
+
+def load_project(root: Path | str) -> Project:
+    """Read ``fwbuild.json`` under ``root``; a folder without one gets the defaults."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ConfigError(root, None, "project folder not found", "check --project")
+    path = root / PROJECT_FILE
+    if not path.exists():
+        return Project(root, None, root.name, Version(0, 0, 0), (), None, {})
+    data = read_json(path)
+    validate(data, "project-schema.json", path)
+    try:
+        version = Version.parse(data.get("version", "0.0.0"))
+    except ValueError as exc:
+        raise ConfigError(path, "version", str(exc), "use X.Y.Z[+B], e.g. 1.2.3+4") from None
+    dirs = []
+    for entry in data.get("targets_dirs", []):
+        folder = (root / entry).resolve()
+        if not folder.is_dir():
+            raise ConfigError(
+                path, "targets_dirs", f"folder '{entry}' not found", "create it or remove the entry"
+            )
+        dirs.append(folder)
+    template = data.get("linker_template")
+    if template is not None:
+        template_path = (root / template).resolve()
+        if not template_path.is_file():
+            raise ConfigError(path, "linker_template", f"file '{template}' not found")
+    overrides = {
+        name: {key: Sourced(value, path) for key, value in keys.items()}
+        for name, keys in data.get("target_overrides", {}).items()
+    }
+    return Project(
+        root=root,
+        file=path,
+        name=data.get("name", root.name),
+        version=version,
+        targets_dirs=tuple(dirs),
+        linker_template=template_path if template is not None else None,
+        overrides=overrides,
+    )

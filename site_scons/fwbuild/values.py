@@ -1,0 +1,71 @@
+"""Numbers in config files: integers, or strings with hex/decimal and simple arithmetic.
+
+Mbed configs write sizes as ``"0x8000"`` or ``"(40*1024)"``. We parse those with Python's
+``ast`` and evaluate only integer literals, + - * / // % << >> and parentheses: never ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+}
+
+
+class ValueParseError(ValueError):
+    """Not a number we accept; the message says why."""
+
+
+def parse_int(value: object) -> int:
+    """Return the integer a config value denotes, or raise ValueParseError."""
+    if isinstance(value, bool):
+        raise ValueParseError(f"expected a number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        raise ValueParseError(f'expected a number or a string like "0x8000", got {value!r}')
+    text = value.strip()
+    if not text:
+        raise ValueParseError("expected a number, got an empty string")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise ValueParseError(f"{value!r} is not a number or arithmetic expression") from None
+    return _evaluate(tree.body, value)
+
+
+def _evaluate(node: ast.AST, source: str) -> int:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left = _evaluate(node.left, source)
+        right = _evaluate(node.right, source)
+        if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and right == 0:
+            raise ValueParseError(f"{source!r} divides by zero")
+        if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right < 64:
+            raise ValueParseError(f"{source!r} shifts by {right}")
+        return _BINOPS[type(node.op)](left, right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        # Mbed writes "(1024/4)"; accept true division only when it is exact.
+        left = _evaluate(node.left, source)
+        right = _evaluate(node.right, source)
+        if right == 0 or left % right:
+            raise ValueParseError(f"{source!r} does not divide exactly")
+        return left // right
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        operand = _evaluate(node.operand, source)
+        return operand if isinstance(node.op, ast.UAdd) else -operand
+    raise ValueParseError(f"{source!r} is not a number: use integers, hex (0x...), + - * / and parentheses")
+
+
+def hex32(value: int) -> str:
+    """Format an address the way our messages and reports show it."""
+    return f"0x{value:08X}"
