@@ -1,0 +1,268 @@
+"""SCons tool: builders that turn the fwbuild core into firmware builds.
+
+    env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])
+    env.FirmwareProgram("app", Glob("app/*.c"))
+
+Command-line variables: ``target=NAME``, ``profile=debug|release``, ``verbose=1``.
+All logic lives in the core package; the actions here are adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import SCons.Action
+import SCons.Builder
+import SCons.Errors
+import SCons.Script
+
+
+def _import_core():
+    """Import the core package, which shares this tool's name.
+
+    SCons files a tool module in sys.modules under its bare name and puts the tool folder
+    first on sys.path while loading it, so a plain ``import fwbuild`` here would find this
+    file again. Step out of the way, import the package, then restore sys.path.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not hasattr(sys.modules.get("fwbuild"), "__path__"):
+        sys.modules.pop("fwbuild", None)
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    try:
+        import fwbuild.errors
+        import fwbuild.fileio
+    finally:
+        sys.path[:] = saved
+    return fwbuild.errors.FwbuildError, fwbuild.fileio
+
+
+FwbuildError, _fileio = _import_core()
+write_atomic, remove_quietly = _fileio.write_atomic, _fileio.remove_quietly
+
+DEFAULT_TARGET = "K64F"
+PROFILES = ("debug", "release")
+
+
+def _user_error(exc: FwbuildError) -> SCons.Errors.UserError:
+    return SCons.Errors.UserError(str(exc))
+
+
+# -- actions: three-line adapters over the core -----------------------------------------
+def _write_value(target, source, env):
+    """Write the text of a Value node (layout.json, fwbuild_layout.h) atomically."""
+    write_atomic(target[0].abspath, source[0].get_text_contents())
+
+
+def _render_linker_script(target, source, env):
+    from fwbuild.linker import render_linker
+
+    context = json.loads(source[1].get_text_contents())
+    try:
+        write_atomic(target[0].abspath, render_linker(context, source[0].abspath))
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+
+
+def _check_elf(target, source, env):
+    from fwbuild.elfcheck import check_elf_placement
+
+    try:
+        check_elf_placement(target[0].abspath, env["FW_LAYOUT"], env["FW_PROGRAM_REGION"])
+    except FwbuildError as exc:
+        remove_quietly(*(t.abspath for t in target))
+        raise _user_error(exc) from None
+
+
+def _objcopy(target, source, env):
+    fmt = {".bin": "binary", ".hex": "ihex"}[target[0].suffix]
+    out = Path(target[0].abspath)
+    tmp = out.with_name(f".{out.name}.tmp")
+    cmd = [env.subst("$FW_OBJCOPY"), "-O", fmt, source[0].abspath, str(tmp)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env["ENV"])
+    if result.returncode:
+        remove_quietly(tmp)
+        raise SCons.Errors.UserError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
+    os.replace(tmp, out)
+
+
+def _link_emitter(target, source, env):
+    target.append(target[0].target_from_source("", ".map"))
+    return target, source
+
+
+_text_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_write_value, "$FW_GENCOMSTR"),
+    source_factory=SCons.Script.Value,
+)
+_ldscript_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_render_linker_script, "$FW_LDSCRIPTCOMSTR"),
+)
+_link_builder = SCons.Builder.Builder(
+    action=[
+        SCons.Action.Action("$FW_LINKCOM", "$FW_LINKCOMSTR"),
+        SCons.Action.Action(_check_elf, "$FW_CHECKCOMSTR", varlist=["FW_PROGRAM_REGION"]),
+    ],
+    emitter=_link_emitter,
+    src_suffix=".o",
+)
+_objcopy_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_objcopy, "$FW_OBJCOPYCOMSTR"),
+)
+
+
+# -- the environment method ---------------------------------------------------------------
+def _resolved(env):
+    """Resolve project + target once per environment."""
+    if "FW_RESOLVED" not in env:
+        from fwbuild.resolve import resolve
+
+        try:
+            env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"])
+        except FwbuildError as exc:
+            raise _user_error(exc) from None
+    return env["FW_RESOLVED"]
+
+
+def FirmwareProgram(env, name, sources, region="application", **overrides):
+    """Compile ``sources`` and link them into the layout's ``region``; returns the nodes
+    (elf, map, bin, hex)."""
+    from fwbuild.cheader import layout_header
+    from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
+
+    resolved = _resolved(env)
+    target, layout, project = resolved.target, resolved.layout, resolved.project
+    build = env.Dir(env.subst("$FW_BUILD_DIR"))
+    profile = env["FW_PROFILE"]
+    flags = target.flags(profile)
+
+    layout_json = env.FwText(build.File("layout.json"), layout.to_json())
+    layout_h = env.FwText(build.File("fwbuild_layout.h"), layout_header(layout))
+    try:
+        context = linker_context(layout, region)
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+    template = env.File(str(project.linker_template or env.get("FW_LINKER_TEMPLATE") or DEFAULT_TEMPLATE))
+    script = env.FwLinkerScript(build.File(f"{name}.ld"), [template, env.Value(context_signature(context))])
+
+    prog = env.Clone(**overrides)
+    prog.Append(
+        CCFLAGS=list(flags["cflags"]),
+        ASFLAGS=list(target.core_flags),
+        LINKFLAGS=list(flags["cflags"]) + list(flags["ldflags"]),
+        CPPPATH=[build] + [env.Dir(str(d)) for d in target.include_dirs],
+        CPPDEFINES=[
+            f"TARGET_{target.name}",
+            ("FWBUILD_VECTOR_COUNT", target.vector_count),
+            ("FW_TARGET", f'\\"{target.name}\\"'),
+            ("FW_VERSION", f'\\"{project.version}\\"'),
+        ]
+        + [tuple(m.split("=", 1)) if "=" in m else m for m in target.macros],
+        FW_LAYOUT=layout,
+        FW_PROGRAM_REGION=region,
+    )
+    objects = []
+    for src in sorted(
+        env.Flatten([env.File(s) if isinstance(s, str) else s for s in sources]),
+        key=lambda n: n.srcnode().path,
+    ):
+        rel = os.path.relpath(src.srcnode().abspath, env.Dir("#").abspath)
+        if rel.startswith(".."):
+            rel = src.name
+        objects += prog.Object(build.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
+    elf = prog.FwLink(build.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
+    prog.Depends(elf, script)
+    binary = prog.FwObjcopy(build.File(f"{name}.bin"), elf[0])
+    ihex = prog.FwObjcopy(build.File(f"{name}.hex"), elf[0])
+    env.Depends(objects, layout_h)  # generated header must exist before any compile
+    return elf + binary + ihex + layout_json + layout_h
+
+
+# -- generate / exists --------------------------------------------------------------------
+def _variables(env):
+    variables = SCons.Script.Variables(None, SCons.Script.ARGUMENTS)
+    variables.Add(
+        "target", "target to build (see: fwbuild targets)", env.get("FW_DEFAULT_TARGET", DEFAULT_TARGET)
+    )
+    variables.Add(SCons.Script.EnumVariable("profile", "build profile", "debug", PROFILES))
+    variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
+    return variables
+
+
+def _set_comstrs(env, verbose):
+    strings = {
+        "CCCOMSTR": "CC $SOURCE",
+        "ASCOMSTR": "AS $SOURCE",
+        "ASPPCOMSTR": "AS $SOURCE",
+        "ARCOMSTR": "AR $TARGET",
+        "RANLIBCOMSTR": "RANLIB $TARGET",
+        "FW_LINKCOMSTR": "LINK ${TARGETS[0]}",
+        "FW_CHECKCOMSTR": "CHECK ${TARGETS[0]}",
+        "FW_GENCOMSTR": "GEN $TARGET",
+        "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
+        "FW_OBJCOPYCOMSTR": "OBJCOPY $TARGET",
+    }
+    for key, text in strings.items():
+        if key not in env:
+            env[key] = "" if verbose and key.startswith("FW_") is False else text
+    if verbose:  # full commands: drop our short strings, keep any the user set
+        for key, text in strings.items():
+            if env.get(key) == text:
+                env[key] = None if key.startswith("FW_") and "COM" in key else ""
+
+
+def generate(env):
+    variables = _variables(env)
+    variables.Update(env)
+    env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
+    for key in ("target", "profile", "verbose"):
+        del env[key]
+    SCons.Script.Help(variables.GenerateHelpText(env), append=True)
+
+    env.SetDefault(
+        FW_PREFIX="arm-none-eabi-",
+        FW_BUILD_DIR="#build/$FW_TARGET",
+        FW_PROJECT=env.Dir(".").srcnode().abspath,
+        FW_OBJCOPY="${FW_PREFIX}objcopy",
+        FW_LINKCOM="$LINK -o ${TARGETS[0]} -Wl,-Map=${TARGETS[1]} -T $FW_LDSCRIPT "
+        "$LINKFLAGS $SOURCES $_LIBDIRFLAGS $_LIBFLAGS",
+    )
+    # The cross toolchain replaces the host one that "default" set up.
+    env["CC"] = "${FW_PREFIX}gcc"
+    env["AS"] = "${FW_PREFIX}gcc"
+    env["LINK"] = "${FW_PREFIX}gcc"
+    env["AR"] = "${FW_PREFIX}ar"
+    env["RANLIB"] = "${FW_PREFIX}ranlib"
+    env["ASFLAGS"] = ["-x", "assembler-with-cpp"]
+    env["OBJSUFFIX"] = ".o"
+    env["PROGSUFFIX"] = ".elf"
+    env.Decider("content-timestamp")
+    _set_comstrs(env, verbose)
+
+    env["BUILDERS"]["FwText"] = _text_builder
+    env["BUILDERS"]["FwLinkerScript"] = _ldscript_builder
+    env["BUILDERS"]["FwLink"] = _link_builder
+    env["BUILDERS"]["FwObjcopy"] = _objcopy_builder
+    env.AddMethod(FirmwareProgram)
+
+    if SCons.Script.GetOption("help"):
+        _help_targets(env)
+
+
+def _help_targets(env):
+    from fwbuild.project import load_project
+
+    try:
+        targets = load_project(env["FW_PROJECT"]).target_set().public_names()
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+    SCons.Script.Help("\ntargets: " + " ".join(targets) + "\n", append=True)
+
+
+def exists(env):
+    prefix = env.subst("${FW_PREFIX}") or "arm-none-eabi-"
+    return env.Detect(prefix + "gcc")
