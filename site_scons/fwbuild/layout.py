@@ -448,24 +448,25 @@ class _LayoutBuilder:
         start = self.absolute("candidate_offset")
         self.check_in_flash("candidate_offset", start)
         self.check_sector_aligned("candidate_offset", start, "the candidate slot")
-        size = (
-            self.offset("candidate_size")
-            if self.has("candidate_size")
-            else (self.map.ceil(start + slot_size) - start)
-        )
-        if size < slot_size:
-            raise self.error(
-                "candidate_size",
-                f"{size:#x} is smaller than the slot it updates "
-                f"({slot_size:#x} bytes from {hex32(slot_start)})",
-                f"use at least {slot_size:#x}",
-            )
+        if self.has("candidate_size"):
+            size = self.offset("candidate_size")
+        elif start + slot_size < self.t.flash_end:
+            size = self.map.ceil(start + slot_size) - start
+        else:
+            size = slot_size
         if start + size > self.t.flash_end:
             raise self.error(
                 "candidate_size" if self.has("candidate_size") else "candidate_offset",
                 f"the candidate {hex32(start)}..{hex32(start + size)} runs past the "
                 f"flash end {hex32(self.t.flash_end)}",
                 "move or shrink it",
+            )
+        if size < slot_size:
+            raise self.error(
+                "candidate_size",
+                f"{size:#x} is smaller than the slot it updates "
+                f"({slot_size:#x} bytes from {hex32(slot_start)})",
+                f"use at least {slot_size:#x}",
             )
         return Region("candidate", start, size)
 

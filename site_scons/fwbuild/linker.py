@@ -55,7 +55,13 @@ def render_linker(context: dict[str, Any], template: Path | str = DEFAULT_TEMPLA
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["hex"] = lambda n: f"0x{n:08X}"
+
+    def hex_filter(value: Any) -> str:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()  # the message names the missing variable
+        return f"0x{value:08X}"
+
+    env.filters["hex"] = hex_filter
     try:
         return env.get_template(template.name).render(**context)
     except jinja2.TemplateNotFound:

@@ -43,7 +43,7 @@ class SectorMap:
     def ceil(self, address: int) -> int:
         """The first boundary at or above ``address`` (clamped to the map)."""
         below = self.floor(address)
-        if below >= address:
+        if below >= address or below >= self.end:
             return below
         _, size, run_end = self._run(below)
         return min(below + size, run_end)
