@@ -161,7 +161,7 @@ class TargetSet:
             self._raw[name] = data
         return self._raw[name]
 
-    def unknown_target(self, name: str, context: str = "target") -> ConfigError:
+    def unknown_target(self, name: str, context: str | None = None) -> ConfigError:
         public = self.public_names()
         close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(public)}"

@@ -79,7 +79,7 @@ def _check_elf(target, source, env):
 
 
 def _objcopy(target, source, env):
-    fmt = {".bin": "binary", ".hex": "ihex"}[target[0].suffix]
+    fmt = env["FW_OBJCOPY_FORMAT"]
     out = Path(target[0].abspath)
     tmp = out.with_name(f".{out.name}.tmp")
     cmd = [env.subst("$FW_OBJCOPY"), "-O", fmt, source[0].abspath, str(tmp)]
@@ -124,7 +124,7 @@ def _resolved(env):
         try:
             env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"])
         except FwbuildError as exc:
-            raise _user_error(exc) from None
+            _die(str(exc))
     return env["FW_RESOLVED"]
 
 
@@ -134,6 +134,12 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
     from fwbuild.cheader import layout_header
     from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
 
+    compiler = env.subst("$CC")
+    if not env.WhereIs(compiler):
+        _die(
+            f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
+            "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+        )
     resolved = _resolved(env)
     target, layout, project = resolved.target, resolved.layout, resolved.project
     build = env.Dir(env.subst("$FW_BUILD_DIR"))
@@ -145,7 +151,7 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
     try:
         context = linker_context(layout, region)
     except FwbuildError as exc:
-        raise _user_error(exc) from None
+        _die(str(exc))
     template = env.File(str(project.linker_template or env.get("FW_LINKER_TEMPLATE") or DEFAULT_TEMPLATE))
     script = env.FwLinkerScript(build.File(f"{name}.ld"), [template, env.Value(context_signature(context))])
 
@@ -170,14 +176,14 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
         env.Flatten([env.File(s) if isinstance(s, str) else s for s in sources]),
         key=lambda n: n.srcnode().path,
     ):
-        rel = os.path.relpath(src.srcnode().abspath, env.Dir("#").abspath)
+        rel = os.path.relpath(src.srcnode().abspath, env["FW_PROJECT"])
         if rel.startswith(".."):
             rel = src.name
         objects += prog.Object(build.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
     elf = prog.FwLink(build.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
-    binary = prog.FwObjcopy(build.File(f"{name}.bin"), elf[0])
-    ihex = prog.FwObjcopy(build.File(f"{name}.hex"), elf[0])
+    binary = prog.FwObjcopy(build.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary")
+    ihex = prog.FwObjcopy(build.File(f"{name}.hex"), elf[0], FW_OBJCOPY_FORMAT="ihex")
     env.Depends(objects, layout_h)  # generated header must exist before any compile
     return elf + binary + ihex + layout_json + layout_h
 
@@ -188,31 +194,39 @@ def _variables(env):
     variables.Add(
         "target", "target to build (see: fwbuild targets)", env.get("FW_DEFAULT_TARGET", DEFAULT_TARGET)
     )
-    variables.Add(SCons.Script.EnumVariable("profile", "build profile", "debug", PROFILES))
+    variables.Add("profile", "build profile: " + " or ".join(PROFILES), "debug")
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
     return variables
 
 
 def _set_comstrs(env, verbose):
-    strings = {
+    """One short line per step; ``verbose=1`` shows the full command lines instead."""
+    commands = {
         "CCCOMSTR": "CC $SOURCE",
         "ASCOMSTR": "AS $SOURCE",
         "ASPPCOMSTR": "AS $SOURCE",
         "ARCOMSTR": "AR $TARGET",
         "RANLIBCOMSTR": "RANLIB $TARGET",
         "FW_LINKCOMSTR": "LINK ${TARGETS[0]}",
+        "FW_OBJCOPYCOMSTR": "OBJCOPY $TARGET",
+    }
+    steps = {  # Python steps: their description is the clearest form, verbose or not
         "FW_CHECKCOMSTR": "CHECK ${TARGETS[0]}",
         "FW_GENCOMSTR": "GEN $TARGET",
         "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
-        "FW_OBJCOPYCOMSTR": "OBJCOPY $TARGET",
     }
-    for key, text in strings.items():
-        if key not in env:
-            env[key] = "" if verbose and key.startswith("FW_") is False else text
-    if verbose:  # full commands: drop our short strings, keep any the user set
-        for key, text in strings.items():
-            if env.get(key) == text:
-                env[key] = None if key.startswith("FW_") and "COM" in key else ""
+    if verbose:
+        commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O $FW_OBJCOPY_FORMAT $SOURCE $TARGET"}
+    for key, text in {**commands, **steps}.items():
+        env.SetDefault(**{key: text})
+
+
+def _die(message):
+    """Report a user error while reading the SConscripts: one paragraph, exit status 2."""
+    from fwbuild.cli import format_error
+
+    print(format_error(message), file=sys.stderr)
+    SCons.Script.Exit(2)
 
 
 def generate(env):
@@ -221,6 +235,8 @@ def generate(env):
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
     for key in ("target", "profile", "verbose"):
         del env[key]
+    if env["FW_PROFILE"] not in PROFILES:
+        _die(f"profile={env['FW_PROFILE']}: unknown profile; use profile=debug or profile=release")
     SCons.Script.Help(variables.GenerateHelpText(env), append=True)
 
     env.SetDefault(
@@ -241,6 +257,8 @@ def generate(env):
     env["OBJSUFFIX"] = ".o"
     env["PROGSUFFIX"] = ".elf"
     env.Decider("content-timestamp")
+    # Tools run with PATH only (where the user's toolchain is), not the whole host environment.
+    env["ENV"] = {"PATH": os.environ.get("PATH", os.defpath)}
     _set_comstrs(env, verbose)
 
     env["BUILDERS"]["FwText"] = _text_builder
@@ -259,7 +277,7 @@ def _help_targets(env):
     try:
         targets = load_project(env["FW_PROJECT"]).target_set().public_names()
     except FwbuildError as exc:
-        raise _user_error(exc) from None
+        _die(str(exc))
     SCons.Script.Help("\ntargets: " + " ".join(targets) + "\n", append=True)
 
 
