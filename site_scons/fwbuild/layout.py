@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fwbuild.errors import ConfigError, LayoutError
+from fwbuild.mbed_header import PRESETS, HeaderFormatError, header_size
 from fwbuild.sectors import SectorMap
 from fwbuild.targets import RamBank, ReservedBytes, Sourced, Target
 from fwbuild.values import ValueParseError, hex32, parse_int
@@ -32,9 +33,6 @@ UNMANAGED_KEYS = ("mbed_app_start", "mbed_app_size")
 BUILT_BOOTLOADER = "@bootloader"
 
 MCUBOOT_HEADER_MIN, MCUBOOT_HEADER_MAX = 32, 0xFFFF
-# Bytes each preset header needs; the list form is measured by header_size_of().
-PRESET_HEADER_SIZES = {"mbed-v2": 112, "pelion-v3": 80}
-_DIGEST_BYTES = {"SHA256": 32, "SHA512": 64, "CRCITT32le": 4, "CRCITT32be": 4}
 
 
 @dataclass(frozen=True)
@@ -132,20 +130,6 @@ def vector_alignment(vector_size: int) -> int:
     while align < vector_size:
         align *= 2
     return align
-
-
-def header_size_of(header_format: Any) -> int:
-    """Bytes of a header format: a preset's size, or the sum of a list's fields."""
-    if isinstance(header_format, str):
-        return PRESET_HEADER_SIZES.get(header_format, MCUBOOT_HEADER_MIN)
-    total = 0
-    for entry in header_format:
-        _name, kind, subtype, _arg = entry
-        if kind == "digest":
-            total += _DIGEST_BYTES.get(subtype, 0)
-        else:
-            total += int(str(subtype).rstrip("lbe") or 0) // 8
-    return total
 
 
 class _LayoutBuilder:
@@ -283,7 +267,7 @@ class _LayoutBuilder:
             header_start = self.absolute("header_offset") if self.has("header_offset") else boot_end
             self.check_in_flash("header_offset", header_start)
             self.check_sector_aligned("header_offset", header_start, "the header (slot start)")
-            need = header_size_of(self.header_format())
+            need = self.header_bytes()
             if self.has("app_offset"):
                 app_start = self.absolute("app_offset")
             else:
@@ -414,13 +398,23 @@ class _LayoutBuilder:
         if not self.has("header_format"):
             return "mcuboot"
         value = self.keys["header_format"].value
-        if isinstance(value, str) and value not in ("mcuboot", *PRESET_HEADER_SIZES):
+        if isinstance(value, str) and value not in ("mcuboot", *PRESETS):
             raise self.error(
                 "header_format",
                 f"unknown format '{value}'",
                 'use "mcuboot", "mbed-v2", "pelion-v3" or an Mbed-style list',
             )
         return value
+
+    def header_bytes(self) -> int:
+        """What the header needs: MCUboot's 32-byte minimum, or the Mbed format's size."""
+        fmt = self.header_format()
+        if fmt == "mcuboot":
+            return MCUBOOT_HEADER_MIN
+        try:
+            return header_size(fmt)
+        except HeaderFormatError as exc:
+            raise self.error("header_format", str(exc), "see docs/target-format.md") from None
 
     def check_header_size(self, header: Region, need: int) -> None:
         fmt = self.header_format()

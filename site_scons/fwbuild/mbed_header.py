@@ -1,0 +1,147 @@
+"""Mbed OS firmware headers: the ``header_format`` list language and its presets.
+
+A format is a list of ``[name, type, subtype, arg]`` fields packed without padding:
+``const`` (8/16/32/64 bits, le/be; arg the value), ``timestamp`` (32/64 bits; the build's
+epoch), ``size`` (32/64 bits; arg a list of region names: the sum of their image bytes),
+``digest`` (SHA256, SHA512, CRCITT32le/be; arg a region name, or "header" for the header
+bytes before this field). Mbed computes "CRCITT32" as standard CRC-32 (zlib's); so do we.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fwbuild.values import ValueParseError, parse_int
+
+_ZERO64 = "0"
+
+# mbed-bootloader's v2 header, 112 bytes big-endian: the SHA-256 sits in a 64-byte field,
+# then a 16-byte campaign id and a zero signature size, then CRC-32 over bytes 0..107.
+MBED_V2: tuple[tuple[Any, ...], ...] = (
+    ("magic", "const", "32be", "0x5a51b3d4"),
+    ("headerVersion", "const", "32be", "2"),
+    ("firmwareVersion", "timestamp", "64be", None),
+    ("firmwareSize", "size", "64be", ("application",)),
+    ("firmwareDigest", "digest", "SHA256", "application"),
+    *((f"firmwareDigestPad{i}", "const", "64be", _ZERO64) for i in range(4)),
+    *((f"campaign{i}", "const", "64be", _ZERO64) for i in range(2)),
+    ("signatureSize", "const", "32be", "0"),
+    ("headerCRC", "digest", "CRCITT32be", "header"),
+)
+
+# Pelion's v3 header, 80 bytes little-endian. A full image has no precursor (the image a
+# delta applies to), so its precursor digest is zero.
+PELION_V3: tuple[tuple[Any, ...], ...] = (
+    ("magic", "const", "32le", "0x5c0253a3"),
+    ("firmwareSize", "size", "32le", ("application",)),
+    ("firmwareVersion", "timestamp", "64le", None),
+    ("firmwareDigest", "digest", "SHA256", "application"),
+    *((f"precursorDigest{i}", "const", "64le", _ZERO64) for i in range(4)),
+)
+
+PRESETS = {"mbed-v2": MBED_V2, "pelion-v3": PELION_V3}
+INTEGER_TYPES = ("const", "timestamp", "size")
+_INT_FORMATS = {8: "B", 16: "H", 32: "I", 64: "Q"}
+DIGESTS = {"SHA256": 32, "SHA512": 64, "CRCITT32le": 4, "CRCITT32be": 4}
+
+
+class HeaderFormatError(ValueError):
+    """A header_format entry is wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str
+    subtype: str
+    arg: Any
+    size: int
+
+
+def fields_of(header_format: Any) -> list[Field]:
+    """Check a format (preset name or list) and return its fields."""
+    if isinstance(header_format, str):
+        if header_format not in PRESETS:
+            raise HeaderFormatError(f"unknown preset '{header_format}'")
+        header_format = PRESETS[header_format]
+    if not isinstance(header_format, Sequence) or not header_format:
+        raise HeaderFormatError("must be a preset name or a non-empty list of fields")
+    out = []
+    for i, entry in enumerate(header_format):
+        if not isinstance(entry, Sequence) or isinstance(entry, str) or len(entry) != 4:
+            raise HeaderFormatError(f"entry {i} is not [name, type, subtype, arg]")
+        name, kind, subtype, arg = entry
+        where = f"entry {i} ('{name}')"
+        if kind in INTEGER_TYPES:
+            bits, order = str(subtype)[:-2], str(subtype)[-2:]
+            if order not in ("le", "be") or not bits.isdigit() or int(bits) not in _INT_FORMATS:
+                raise HeaderFormatError(f"{where}: subtype '{subtype}' is not 8/16/32/64 + le/be")
+            if kind == "timestamp" and int(bits) < 32:
+                raise HeaderFormatError(f"{where}: a timestamp needs 32 or 64 bits")
+            if kind == "const":
+                try:
+                    parse_int(arg)
+                except ValueParseError as exc:
+                    raise HeaderFormatError(f"{where}: {exc}") from None
+            if kind == "size" and (isinstance(arg, str) or not isinstance(arg, Sequence)):
+                raise HeaderFormatError(f"{where}: the size arg is a list of region names")
+            out.append(Field(name, kind, subtype, arg, int(bits) // 8))
+        elif kind == "digest":
+            if subtype not in DIGESTS:
+                raise HeaderFormatError(
+                    f"{where}: unknown digest '{subtype}'; use one of {', '.join(DIGESTS)}"
+                )
+            if not isinstance(arg, str):
+                raise HeaderFormatError(f'{where}: the digest arg is a region name or "header"')
+            out.append(Field(name, kind, subtype, arg, DIGESTS[subtype]))
+        else:
+            raise HeaderFormatError(f"{where}: unknown type '{kind}'; use const, timestamp, size or digest")
+    return out
+
+
+def header_size(header_format: Any) -> int:
+    return sum(f.size for f in fields_of(header_format))
+
+
+def build_header(header_format: Any, images: Mapping[str, bytes], timestamp: int) -> bytes:
+    """Pack the header. ``images`` maps region names (e.g. "application") to their bytes."""
+    out = bytearray()
+    for field in fields_of(header_format):
+        if field.kind == "digest":
+            if field.arg == "header":
+                data = bytes(out)
+            elif field.arg in images:
+                data = images[field.arg]
+            else:
+                raise HeaderFormatError(f"field '{field.name}': no image for region '{field.arg}'")
+            out += _digest(field.subtype, data)
+            continue
+        if field.kind == "const":
+            value = parse_int(field.arg)
+        elif field.kind == "timestamp":
+            value = timestamp
+        else:
+            missing = [r for r in field.arg if r not in images]
+            if missing:
+                raise HeaderFormatError(f"field '{field.name}': no image for region '{missing[0]}'")
+            value = sum(len(images[r]) for r in field.arg)
+        order = "<" if field.subtype.endswith("le") else ">"
+        limit = 1 << (8 * field.size)
+        if not 0 <= value < limit:
+            raise HeaderFormatError(f"field '{field.name}': {value} does not fit {field.subtype}")
+        out += struct.pack(order + _INT_FORMATS[8 * field.size], value)
+    return bytes(out)
+
+
+def _digest(kind: str, data: bytes) -> bytes:
+    if kind == "SHA256":
+        return hashlib.sha256(data).digest()
+    if kind == "SHA512":
+        return hashlib.sha512(data).digest()
+    crc = zlib.crc32(data) & 0xFFFFFFFF
+    return crc.to_bytes(4, "little" if kind.endswith("le") else "big")

@@ -1,0 +1,57 @@
+"""Slot images: what the bootloader sees at the header offset, and the combined image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fwbuild.errors import ImageError
+from fwbuild.image import Part, merge
+from fwbuild.layout import Layout
+from fwbuild.mbed_header import build_header
+from fwbuild.values import hex32
+
+
+def check_application_fits(layout: Layout, app: bytes) -> None:
+    region = layout.application
+    if len(app) > region.size:
+        raise ImageError(
+            f"the application is {len(app)} bytes but {region.describe()} holds {region.size}: "
+            f"{len(app) - region.size} bytes too many; shrink the code or enlarge the region "
+            "(restrict_size, app_offset)"
+        )
+
+
+def mbed_slot_image(layout: Layout, app: bytes, timestamp: int) -> bytes:
+    """[header_offset, end of app): the Mbed header, erased-value gap, the application."""
+    header_region = layout.region("header")
+    assert header_region is not None and layout.header_format not in (None, "mcuboot")
+    check_application_fits(layout, app)
+    header = build_header(layout.header_format, {"application": app}, timestamp)
+    app_region = layout.application
+    return merge(
+        [Part("header", header_region.start, header), Part("application", app_region.start, app)],
+        header_region.start,
+        app_region.start + len(app),
+        layout.erased_value,
+    )
+
+
+def combined_parts(layout: Layout, bootloaders: Sequence[Part], slot: Part) -> list[Part]:
+    """Check each bootloader part against its region; the slot comes last."""
+    regions = layout.bootloaders
+    for part in bootloaders:
+        home = next((r for r in regions if r.start <= part.start and part.end <= r.end), None)
+        if home is None:
+            where = ", ".join(r.describe() for r in regions)
+            raise ImageError(
+                f"bootloader {part.name} ({hex32(part.start)}..{hex32(part.end)}) does not fit "
+                f"the bootloader region(s) {where}; enlarge bootloader_size or shrink the bootloader"
+            )
+    return [*bootloaders, slot]
+
+
+def combined_image(layout: Layout, parts: Sequence[Part]) -> bytes:
+    """From flash start to the end of the slot (or of the application region with
+    pad_to_region_end), gaps filled with the erased value; never into the candidate."""
+    end = layout.application.end if layout.pad_to_region_end else max(p.end for p in parts)
+    return merge(parts, layout.flash_start, end, layout.erased_value)
