@@ -1,0 +1,274 @@
+"""Integration fixtures: real arm-none-eabi-gcc builds in temporary copies, real QEMU boots.
+
+Every build runs ``scons -C <copy> target=NAME`` in a copy of a project under ``tmp_path``
+(never in the repository). Builds that several tests read are made once per session.
+A missing cross compiler or QEMU fails the tests (it never skips them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "example_project"
+PROJECTS = REPO / "tests" / "projects"
+TEMPLATE = REPO / "templates" / "gcc_arm.ld.j2"
+BIN = Path(sys.executable).parent
+SCONS = BIN / "scons"
+FWBUILD = BIN / "fwbuild"
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "qemu-system-arm", "timeout")
+BUILD_TIMEOUT = 300
+# One line per build step in the default (non-verbose) log: "CC app/main.c", "LINK build/K64F/app.elf".
+STEP_RE = re.compile(r"^([A-Z][A-Z0-9_]*) (\S+)$")
+
+
+def public_targets() -> list[str]:
+    from fwbuild.targets import TargetSet
+
+    return TargetSet().public_names()
+
+
+def require_tools() -> None:
+    """Fail (never skip) when the tool chain the integration tests need is missing."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    missing += [str(path) for path in (SCONS, FWBUILD) if not path.exists()]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run ./setup.sh", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Check the tools in the test's call phase, so that a missing one FAILS every test.
+
+    (Builds happen in test bodies, never in fixture set-up, for the same reason.)"""
+    require_tools()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the tool is imported from the repo: write nothing there
+    return env
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """A private copy of a firmware project, without any build output."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", ".sconsign*", "__pycache__"))
+    return dest
+
+
+@dataclass
+class Run:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def steps(self) -> list[tuple[str, str]]:
+        """(verb, file) of every build step the log shows."""
+        return [m.groups() for m in map(STEP_RE.match, self.stdout.splitlines()) if m]
+
+    def count(self, verb: str) -> int:
+        return sum(1 for v, _ in self.steps if v == verb)
+
+    def files(self, verb: str) -> list[str]:
+        return [f for v, f in self.steps if v == verb]
+
+    def describe(self) -> str:
+        return (
+            f"$ {' '.join(self.args)}\nexit status {self.returncode}\n"
+            f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+        )
+
+
+def run(args: list[str | Path], timeout: float = BUILD_TIMEOUT, cwd: Path | None = None) -> Run:
+    argv = [str(a) for a in args]
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        cwd=cwd,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    return Run(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_scons(project: Path, target: str, *args: str, jobs: int = 2) -> Run:
+    require_tools()
+    return run([SCONS, "-C", project, f"-j{jobs}", f"target={target}", *args])
+
+
+def run_fwbuild(*args: str | Path, cwd: Path | None = None) -> Run:
+    require_tools()
+    return run([FWBUILD, *args], timeout=60, cwd=cwd)
+
+
+def run_qemu(image: Path | str, timeout: int = 10, machine: str = "mps2-an385") -> tuple[int, str]:
+    """Boot ``image`` with semihosting; returns (exit status, semihosting text + console).
+
+    QEMU prints semihosting output on stderr; SYS_EXIT_EXTENDED sets its exit status.
+    ``timeout`` ends a firmware that never exits (status 124).
+    """
+    require_tools()
+    cmd = [
+        "timeout",
+        str(timeout),
+        "qemu-system-arm",
+        "-M",
+        machine,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+        str(image),
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout + 30,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc.returncode, proc.stderr + proc.stdout
+
+
+def next_second() -> None:
+    """Wait for the next whole second of the wall clock. File times are often compared in
+    whole seconds: this separates an edit from the previous build, or puts a build and its
+    rebuild in the same second, deterministically (nothing is asserted about time)."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
+# -- builds --------------------------------------------------------------------------------
+@dataclass
+class Build:
+    project: Path
+    target: str
+    result: Run
+
+    @property
+    def dir(self) -> Path:
+        return self.project / "build" / self.target
+
+    @property
+    def elf(self) -> Path:
+        return self.dir / "app.elf"
+
+    def layout(self) -> dict[str, Any]:
+        return json.loads((self.dir / "layout.json").read_text())
+
+    def region(self, name: str) -> dict[str, Any]:
+        return region_of(self.layout(), name)
+
+    def require_ok(self) -> Build:
+        assert self.result.returncode == 0, self.result.describe()
+        return self
+
+
+def region_of(layout: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [r for r in layout["regions"] if r["name"] == name]
+    assert found, f"no region '{name}' in {layout['regions']}"
+    return found[0]
+
+
+def build_copy(src: Path, dest: Path, target: str, *args: str) -> Build:
+    project = copy_project(src, dest)
+    return Build(project, target, run_scons(project, target, *args))
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Build]]:
+    """``example_build(target, profile="debug")``: the example project built once per session."""
+    cache: dict[tuple[str, str], Build] = {}
+
+    def get(target: str, profile: str = "debug") -> Build:
+        key = (target, profile)
+        if key not in cache:
+            dest = tmp_path_factory.mktemp(f"example-{target}-{profile}") / "project"
+            cache[key] = build_copy(EXAMPLE, dest, target, f"profile={profile}")
+        return cache[key].require_ok()
+
+    yield get
+
+
+# -- ELF, read independently of fwbuild.elfcheck -------------------------------------------
+@dataclass
+class Segment:
+    paddr: int
+    vaddr: int
+    filesz: int
+    memsz: int
+    data: bytes
+
+
+def load_segments(elf_path: Path) -> list[Segment]:
+    """Every PT_LOAD of the ELF, in file order."""
+    from elftools.elf.elffile import ELFFile
+
+    with elf_path.open("rb") as stream:
+        return [
+            Segment(s["p_paddr"], s["p_vaddr"], s["p_filesz"], s["p_memsz"], s.data())
+            for s in ELFFile(stream).iter_segments()
+            if s["p_type"] == "PT_LOAD"
+        ]
+
+
+def flash_bytes(segments: list[Segment], address: int, size: int) -> bytes | None:
+    """The bytes a programmer writes at ``address`` (load addresses), or None if none."""
+    for seg in segments:
+        if seg.paddr <= address and address + size <= seg.paddr + seg.filesz:
+            return seg.data[address - seg.paddr : address - seg.paddr + size]
+    return None
+
+
+def touches(segments: list[Segment], start: int, end: int) -> list[Segment]:
+    """Segments with file bytes anywhere in [start, end)."""
+    return [s for s in segments if s.filesz and s.paddr < end and start < s.paddr + s.filesz]
+
+
+# -- editing a project copy ----------------------------------------------------------------
+def edit_project(project: Path, **keys: Any) -> dict[str, Any]:
+    """Set top-level keys of the copy's fwbuild.json; returns the new content."""
+    path = project / "fwbuild.json"
+    data = json.loads(path.read_text())
+    data.update(keys)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def set_overrides(project: Path, target: str, **keys: Any) -> dict[str, Any]:
+    """Set layout keys under target_overrides[target] in the copy's fwbuild.json."""
+    path = project / "fwbuild.json"
+    data = json.loads(path.read_text())
+    data.setdefault("target_overrides", {}).setdefault(target, {}).update(keys)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+@pytest.fixture(scope="session")
+def fw() -> Any:
+    """These helpers, for tests (conftest.py is not meant to be imported by name):
+    ``fw.run_scons``, ``fw.run_qemu``, ``fw.copy_project``, ``fw.load_segments``, ..."""
+    return sys.modules[__name__]

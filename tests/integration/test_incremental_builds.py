@@ -1,0 +1,106 @@
+"""Incremental builds: a rebuild does exactly the steps its change needs, no more.
+
+The default log shows one line per step ("CC app/main.c", "LINK build/K64F/app.elf",
+"LDSCRIPT build/K64F/app.ld", ...); the tests count them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+
+TARGET = "K64F"
+EDIT = "/* edited by the test */"
+
+
+def build_example(fw, tmp_path):
+    """A fresh copy of the example project, built once for K64F."""
+    build = fw.build_copy(fw.EXAMPLE, tmp_path / "project", TARGET).require_ok()
+    assert build.result.count("LINK") == 1, build.result.describe()
+    return build
+
+
+def rebuild(fw, build, *args):
+    result = fw.run_scons(build.project, TARGET, *args)
+    assert result.returncode == 0, result.describe()
+    return result
+
+
+def vector_table_start(fw, build):
+    first = min((s for s in fw.load_segments(build.elf) if s.filesz), key=lambda s: s.paddr)
+    sp, reset = struct.unpack("<II", first.data[:8])
+    return first.paddr, reset
+
+
+def test_nothing_changed_nothing_built(fw, tmp_path):
+    built = build_example(fw, tmp_path)
+    result = rebuild(fw, built)
+    assert result.steps == [], result.describe()
+    assert "is up to date" in result.stdout, result.describe()
+
+
+def test_app_offset_change_relinks_without_compiling(fw, tmp_path):
+    built = build_example(fw, tmp_path)
+    fw.next_second()  # as a person editing after the build
+    fw.set_overrides(built.project, TARGET, app_offset="0x8000")
+    result = rebuild(fw, built)
+    assert result.files("CC") == [], "an offset change recompiled sources\n" + result.describe()
+    assert result.count("LINK") == 1, result.describe()
+    assert built.region("application")["start"] == 0x8000
+    start, reset = vector_table_start(fw, built)
+    assert start == 0x8000, f"the ELF starts at {start:#x}\n{result.describe()}"
+    assert 0x8000 <= reset & ~1 < 0x100000
+    assert (built.dir / "app.bin").is_file()
+
+
+def test_linker_template_change_relinks_without_compiling(fw, tmp_path):
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    template = project / "ld" / "app.ld.j2"
+    template.parent.mkdir()
+    shutil.copy2(fw.TEMPLATE, template)  # like the sources: a file older than the build
+    fw.edit_project(project, linker_template="ld/app.ld.j2")
+    first = fw.run_scons(project, TARGET)
+    assert first.returncode == 0 and first.count("LINK") == 1, first.describe()
+    script = project / "build" / TARGET / "app.ld"
+    assert EDIT not in script.read_text()
+
+    fw.next_second()  # as a person editing after the build
+    template.write_text(template.read_text() + EDIT + "\n")
+    result = fw.run_scons(project, TARGET)
+    assert result.returncode == 0, result.describe()
+    assert result.files("CC") == [], result.describe()
+    assert result.count("LDSCRIPT") == 1, "the edited template was not rendered\n" + result.describe()
+    assert result.count("LINK") == 1, "the new linker script was not linked\n" + result.describe()
+    assert EDIT in script.read_text()
+
+
+def test_change_in_the_same_second_is_not_lost(fw, tmp_path):
+    """A script (or these tests) may edit and rebuild within the second of the last build:
+    the rebuild must still link the changed layout, not keep a stale app.elf."""
+    fw.next_second()  # the build, the edit and the rebuild share one wall-clock second
+    built = build_example(fw, tmp_path)
+    fw.set_overrides(built.project, TARGET, app_offset="0x8000")
+    result = rebuild(fw, built)
+    assert built.region("application")["start"] == 0x8000
+    start, _ = vector_table_start(fw, built)
+    assert result.count("LINK") == 1 and start == 0x8000, (
+        f"layout.json says the application starts at 0x8000 but app.elf starts at {start:#x}: "
+        f"the changed app.ld was not linked\n{result.describe()}"
+    )
+
+
+def test_editing_one_source_recompiles_only_it(fw, tmp_path):
+    built = build_example(fw, tmp_path)
+    main = built.project / "app" / "main.c"
+    main.write_text(main.read_text() + "\n" + EDIT + "\n")
+    result = rebuild(fw, built)
+    assert result.files("CC") == ["app/main.c"], result.describe()
+
+
+def test_verbose_shows_command_lines(fw, tmp_path):
+    build = fw.build_copy(fw.EXAMPLE, tmp_path / "project", TARGET, "verbose=1").require_ok()
+    out = build.result.stdout
+    assert "arm-none-eabi-gcc" in out, build.result.describe()
+    compiles = [line for line in out.splitlines() if "arm-none-eabi-gcc" in line and " -c " in line]
+    assert len(compiles) == 3, build.result.describe()
+    assert any("-T" in line.split() and "app.ld" in line for line in out.splitlines()), out

@@ -1,0 +1,31 @@
+"""Built images really boot: QEMU's mps2-an385 runs app.bin from address 0 with semihosting."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_boot_at_zero(fw, tmp_path):
+    src = fw.PROJECTS / "boot_at_zero"
+    version = json.loads((src / "fwbuild.json").read_text())["version"]
+    build = fw.build_copy(src, tmp_path / "boot_at_zero", "MPS2_AN385").require_ok()
+    assert build.region("application")["start"] == 0
+    first = min((s for s in fw.load_segments(build.elf) if s.filesz), key=lambda s: s.paddr)
+    assert first.paddr == 0
+    status, text = fw.run_qemu(build.dir / "app.bin")
+    assert status == 0, f"QEMU exit status {status}\n{text}"
+    assert f"boot_at_zero {version}" in text.splitlines(), text
+
+
+def test_example_project_boots(fw, example_build):
+    build = example_build("MPS2_AN385")
+    status, text = fw.run_qemu(build.dir / "app.bin")
+    assert status == 0, f"QEMU exit status {status}\n{text}"
+    assert "fwbuild example app 1.0.0 on MPS2_AN385" in text, text
+
+
+def test_example_project_release_boots(fw, example_build):
+    build = example_build("MPS2_AN385", "release")
+    status, text = fw.run_qemu(build.dir / "app.bin")
+    assert status == 0, f"QEMU exit status {status}\n{text}"
+    assert "fwbuild example app 1.0.0 on MPS2_AN385" in text, text
