@@ -22,8 +22,8 @@ class ConfigError(FwbuildError):
         super().__init__(text)
 
 
-class LayoutError(FwbuildError):
-    """The regions computed from a valid config do not fit the chip."""
+class LayoutError(ConfigError):
+    """The regions computed from a valid config do not fit the chip (names the key to move)."""
 
 
 class ToolchainError(FwbuildError):

@@ -198,10 +198,13 @@ class _LayoutBuilder:
                 'remove the bootloader/offset keys for this target, or set "vtor": true if this core has one',
             )
         if app.size < self.vector_size:
+            key = self.key_of("application", end=True)
             raise LayoutError(
-                f"{self.t.name}: the application region {hex32(app.start)}..{hex32(app.end)} "
-                f"({app.size} bytes) cannot hold the {self.vector_size}-byte vector table; "
-                "give it more room (restrict_size, app_offset)"
+                self.file(key),
+                key,
+                f"the application region {hex32(app.start)}..{hex32(app.end)} ({app.size} bytes) "
+                f"cannot hold the {self.vector_size}-byte vector table of {self.t.name}",
+                "give it more room (restrict_size, app_offset)",
             )
         regions = self.add_post_application(regions)
         self.check_regions(regions)
@@ -508,21 +511,41 @@ class _LayoutBuilder:
             f"the nearest valid values are {below - rel:#x} below and {above - rel:#x} above",
         )
 
+    def key_of(self, region: str, end: bool = False) -> str:
+        """The key a user changes to move a region's start (or, with ``end``, its end)."""
+        if region.startswith("bootloader"):
+            keys = ("bootloader_size", "bootloader_img") if end else ("bootloader_img",)
+        else:
+            keys = {
+                "header": ("app_offset", "header_offset") if end else ("header_offset",),
+                "application": ("restrict_size", "candidate_offset") if end else ("app_offset",),
+                "candidate": ("candidate_size", "candidate_offset") if end else ("candidate_offset",),
+                "post_application": ("restrict_size",),
+            }.get(region, ())
+        return next((k for k in keys if self.has(k)), keys[0] if keys else "app_offset")
+
     def check_regions(self, regions: list[Region]) -> None:
         ordered = sorted(regions, key=lambda r: r.start)
         for region in ordered:
             if region.start < self.t.flash_start or region.end > self.t.flash_end:
+                key = self.key_of(region.name)
                 raise LayoutError(
-                    f"{self.t.name}: {region.describe()} lies outside flash "
-                    f"{hex32(self.t.flash_start)}..{hex32(self.t.flash_end)}; "
-                    "check the offsets and sizes in the target and fwbuild.json"
+                    self.file(key),
+                    key,
+                    f"{region.describe()} lies outside the {self.t.name} flash "
+                    f"{hex32(self.t.flash_start)}..{hex32(self.t.flash_end)}",
+                    "check the offsets and sizes",
                 )
         for a, b in zip(ordered, ordered[1:]):
             if b.start < a.end:
+                key = self.key_of(b.name)
+                shrink = self.key_of(a.name, end=True)
                 raise LayoutError(
-                    f"{self.t.name}: {a.describe()} overlaps {b.describe()} from "
-                    f"{hex32(b.start)}; move {b.name} to {hex32(self.map.ceil(a.end))} or above, "
-                    f"or shrink {a.name}"
+                    self.file(key),
+                    key,
+                    f"{a.describe()} overlaps {b.describe()} from {hex32(b.start)}",
+                    f"move {b.name} to {hex32(self.map.ceil(a.end))} or above, or shrink {a.name} "
+                    f"({shrink}{', set in ' + str(self.file(shrink)) if shrink != key else ''})",
                 )
 
 

@@ -184,7 +184,9 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
     prog.Depends(elf, script)
     binary = prog.FwObjcopy(build.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary")
     ihex = prog.FwObjcopy(build.File(f"{name}.hex"), elf[0], FW_OBJCOPY_FORMAT="ihex")
-    env.Depends(objects, layout_h)  # generated header must exist before any compile
+    # Order only: the include scanner adds the header to the sources that really include it,
+    # so an offset change recompiles those alone.
+    env.Requires(objects, layout_h)
     return elf + binary + ihex + layout_json + layout_h
 
 
@@ -256,7 +258,9 @@ def generate(env):
     env["ASFLAGS"] = ["-x", "assembler-with-cpp"]
     env["OBJSUFFIX"] = ".o"
     env["PROGSUFFIX"] = ".elf"
-    env.Decider("content-timestamp")
+    # "content", not "content-timestamp": generated files (app.ld, fwbuild_layout.h) rewritten
+    # within the same second keep their mtime, and content-timestamp would then miss them.
+    env.Decider("content")
     # Tools run with PATH only (where the user's toolchain is), not the whole host environment.
     env["ENV"] = {"PATH": os.environ.get("PATH", os.defpath)}
     _set_comstrs(env, verbose)
