@@ -55,3 +55,19 @@ def combined_image(layout: Layout, parts: Sequence[Part]) -> bytes:
     pad_to_region_end), gaps filled with the erased value; never into the candidate."""
     end = layout.application.end if layout.pad_to_region_end else max(p.end for p in parts)
     return merge(parts, layout.flash_start, end, layout.erased_value)
+
+
+def check_reserved_bytes(layout: Layout, parts: Sequence[Part]) -> None:
+    """A prebuilt image over a chip's reserved range (K64F's flash configuration field)
+    must carry exactly the target's bytes: wrong ones can lock the chip."""
+    for reserved in layout.reserved:
+        address = layout.flash_start + reserved.offset
+        for part in parts:
+            if part.start <= address and address + len(reserved.data) <= part.end:
+                found = part.data[address - part.start : address - part.start + len(reserved.data)]
+                if found != reserved.data:
+                    raise ImageError(
+                        f"{part.name} carries {found.hex()} at {hex32(address)} where "
+                        f"{layout.target} needs its {reserved.name} bytes {reserved.data.hex()} "
+                        f"({reserved.description or 'chip-defined'}); rebuild the image with them"
+                    )

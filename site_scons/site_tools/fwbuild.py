@@ -123,39 +123,54 @@ def _resolved(env):
 
         try:
             env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"])
+            env["FW_LAYOUT"] = env["FW_RESOLVED"].layout
         except FwbuildError as exc:
             _die(str(exc))
     return env["FW_RESOLVED"]
 
 
-def FirmwareProgram(env, name, sources, region="application", **overrides):
-    """Compile ``sources`` and link them into the layout's ``region``; returns the nodes
-    (elf, map, bin, hex)."""
-    from fwbuild.cheader import layout_header
-    from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
-
+def _check_toolchain(env):
     compiler = env.subst("$CC")
     if not env.WhereIs(compiler):
         _die(
             f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
             "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
         )
+
+
+def _layout_files(env):
+    """layout.json and fwbuild_layout.h, declared once per environment."""
+    if "FW_LAYOUT_NODES" not in env:
+        from fwbuild.cheader import layout_header
+
+        layout = _resolved(env).layout
+        build = env.Dir("$FW_BUILD_DIR")
+        env["FW_LAYOUT_NODES"] = env.FwText(build.File("layout.json"), layout.to_json()) + env.FwText(
+            build.File("fwbuild_layout.h"), layout_header(layout)
+        )
+    return env["FW_LAYOUT_NODES"]
+
+
+def FirmwareProgram(env, name, sources, region="application", subdir=""):
+    """Compile ``sources`` and link them into the layout's ``region``; returns the nodes
+    (elf, map, bin, hex, layout.json, fwbuild_layout.h)."""
+    from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
+
+    _check_toolchain(env)
     resolved = _resolved(env)
     target, layout, project = resolved.target, resolved.layout, resolved.project
-    build = env.Dir(env.subst("$FW_BUILD_DIR"))
-    profile = env["FW_PROFILE"]
-    flags = target.flags(profile)
-
-    layout_json = env.FwText(build.File("layout.json"), layout.to_json())
-    layout_h = env.FwText(build.File("fwbuild_layout.h"), layout_header(layout))
+    build = env.Dir("$FW_BUILD_DIR")
+    out = build.Dir(subdir) if subdir else build
+    flags = target.flags(env["FW_PROFILE"])
+    layout_json, layout_h = _layout_files(env)
     try:
         context = linker_context(layout, region)
     except FwbuildError as exc:
         _die(str(exc))
     template = env.File(str(project.linker_template or env.get("FW_LINKER_TEMPLATE") or DEFAULT_TEMPLATE))
-    script = env.FwLinkerScript(build.File(f"{name}.ld"), [template, env.Value(context_signature(context))])
+    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(context_signature(context))])
 
-    prog = env.Clone(**overrides)
+    prog = env.Clone()
     prog.Append(
         CCFLAGS=list(flags["cflags"]),
         ASFLAGS=list(target.core_flags),
@@ -168,7 +183,6 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
             ("FW_VERSION", f'\\"{project.version}\\"'),
         ]
         + [tuple(m.split("=", 1)) if "=" in m else m for m in target.macros],
-        FW_LAYOUT=layout,
         FW_PROGRAM_REGION=region,
     )
     objects = []
@@ -179,15 +193,116 @@ def FirmwareProgram(env, name, sources, region="application", **overrides):
         rel = os.path.relpath(src.srcnode().abspath, env["FW_PROJECT"])
         if rel.startswith(".."):
             rel = src.name
-        objects += prog.Object(build.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
-    elf = prog.FwLink(build.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
+        objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
+    elf = prog.FwLink(out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
-    binary = prog.FwObjcopy(build.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary")
-    ihex = prog.FwObjcopy(build.File(f"{name}.hex"), elf[0], FW_OBJCOPY_FORMAT="ihex")
+    binary = prog.FwObjcopy(out.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary")
+    ihex = prog.FwObjcopy(out.File(f"{name}.hex"), elf[0], FW_OBJCOPY_FORMAT="ihex")
     # Order only: the include scanner adds the header to the sources that really include it,
     # so an offset change recompiles those alone.
     env.Requires(objects, layout_h)
-    return elf + binary + ihex + layout_json + layout_h
+    return elf + binary + ihex + [layout_json, layout_h]
+
+
+def Firmware(env, app, bootloader=None):
+    """The whole pipeline the layout asks for: the application, then in managed mode the
+    bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
+    header, and the combined image. Returns every output node."""
+    from fwbuild.layout import BUILT_BOOTLOADER
+
+    layout = _resolved(env).layout
+    build = env.Dir("$FW_BUILD_DIR")
+    app_nodes = env.FirmwareProgram("app", app)
+    nodes = list(app_nodes)
+    if layout.mode != "managed":
+        return nodes
+    if layout.bootloader_img == BUILT_BOOTLOADER:
+        if not bootloader:
+            _die(
+                'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
+                "call env.Firmware(app_sources, bootloader=bootloader_sources)"
+            )
+        boot_nodes = env.FirmwareProgram("bootloader", bootloader, region="bootloader", subdir="bootloader")
+        nodes += boot_nodes[:4]
+        boot_image = boot_nodes[2]  # bootloader.bin, placed at the flash start
+    else:
+        boot_image = env.File(layout.bootloader_img)
+    slot_source = app_nodes[2]  # app.bin
+    header = layout.region("header")
+    if header is not None:
+        if layout.header_format == "mcuboot":
+            _die(
+                f'{env["FW_TARGET"]}: header_format "mcuboot" (the default when a header region '
+                "exists) needs image signing, which this version does not build yet; set header_format "
+                'to "mbed-v2", "pelion-v3" or an Mbed-style list'
+            )
+        epoch = _epoch(env)
+        slot = env.FwSlot(
+            [build.File("app-signed.bin"), build.File("app-signed.hex")],
+            [slot_source, env.Value(layout.signature()), env.Value(str(epoch.seconds))],
+            FW_EPOCH=epoch.seconds,
+        )
+        nodes += slot
+        slot_source = slot[0]
+    nodes += env.FwCombine(
+        [build.File("combined.bin"), build.File("combined.hex")],
+        [boot_image, slot_source, env.Value(layout.signature())],
+    )
+    return nodes
+
+
+def _epoch(env):
+    if "FW_EPOCH_RESOLVED" not in env:
+        from fwbuild.epoch import build_epoch
+
+        try:
+            epoch = build_epoch(env["FW_PROJECT"], os.environ, env["FW_PROFILE"])
+        except FwbuildError as exc:
+            _die(str(exc))
+        if epoch.source == "current time":
+            print(
+                "warning: no SOURCE_DATE_EPOCH and not a git checkout: the firmware header "
+                "carries the current time, so this debug build is not reproducible",
+                file=sys.stderr,
+            )
+        env["FW_EPOCH_RESOLVED"] = epoch
+    return env["FW_EPOCH_RESOLVED"]
+
+
+def _slot_action(target, source, env):
+    from fwbuild.image import Part, hex_text
+    from fwbuild.slot import mbed_slot_image
+
+    layout = env["FW_LAYOUT"]
+    try:
+        data = mbed_slot_image(layout, Path(source[0].abspath).read_bytes(), env["FW_EPOCH"])
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+    start = layout.region("header").start
+    write_atomic(target[0].abspath, data)
+    write_atomic(target[1].abspath, hex_text([Part("slot", start, data)]))
+
+
+def _combine_action(target, source, env):
+    from fwbuild.image import Part, hex_text, read_parts
+    from fwbuild.slot import check_reserved_bytes, combined_image, combined_parts
+
+    layout = env["FW_LAYOUT"]
+    slot_region = layout.region("header") or layout.application
+    try:
+        boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
+        check_reserved_bytes(layout, boot)
+        slot = Part(source[1].name, slot_region.start, Path(source[1].abspath).read_bytes())
+        parts = combined_parts(layout, boot, slot)
+        data = combined_image(layout, parts)
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+    write_atomic(target[0].abspath, data)
+    write_atomic(target[1].abspath, hex_text(parts))
+
+
+_slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))
+_combine_builder = SCons.Builder.Builder(action=SCons.Action.Action(_combine_action, "$FW_MERGECOMSTR"))
 
 
 # -- generate / exists --------------------------------------------------------------------
@@ -216,6 +331,8 @@ def _set_comstrs(env, verbose):
         "FW_CHECKCOMSTR": "CHECK ${TARGETS[0]}",
         "FW_GENCOMSTR": "GEN $TARGET",
         "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
+        "FW_SLOTCOMSTR": "HEADER ${TARGETS[0]}",
+        "FW_MERGECOMSTR": "MERGE ${TARGETS[0]}",
     }
     if verbose:
         commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O $FW_OBJCOPY_FORMAT $SOURCE $TARGET"}
@@ -269,7 +386,10 @@ def generate(env):
     env["BUILDERS"]["FwLinkerScript"] = _ldscript_builder
     env["BUILDERS"]["FwLink"] = _link_builder
     env["BUILDERS"]["FwObjcopy"] = _objcopy_builder
+    env["BUILDERS"]["FwSlot"] = _slot_builder
+    env["BUILDERS"]["FwCombine"] = _combine_builder
     env.AddMethod(FirmwareProgram)
+    env.AddMethod(Firmware)
 
     if SCons.Script.GetOption("help"):
         _help_targets(env)
