@@ -200,3 +200,45 @@ def test_wrong_flash_configuration_field_in_a_prebuilt_bootloader(fw, tmp_path):
     assert "Traceback" not in result.output
     assert not (project / "build/K64F/combined.bin").exists()
     assert not (project / "build/K64F/combined.hex").exists()
+
+
+def built_bootloader_project(fw, tmp_path, **keys):
+    """The example app plus a bootloader built from source in the same run ("@bootloader")."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    fw.copy_project(BOOT_PROJECT / "app", project / "bootloader")
+    (project / "SConstruct").write_text(
+        "import fwbuild\n"
+        'env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
+        'Default(env.Firmware(Glob("app/*.c"), bootloader=Glob("bootloader/*.c")))\n'
+    )
+    fw.set_overrides(project, "K64F", bootloader_img="@bootloader", **keys)
+    return project
+
+
+def test_bootloader_built_in_the_same_run(fw, tmp_path):
+    project = built_bootloader_project(
+        fw, tmp_path, bootloader_size="0x8000", header_offset="0x8000", header_format="mbed-v2"
+    )
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 0, result.describe()
+    out = project / "build/K64F"
+    boot = (out / "bootloader/bootloader.bin").read_bytes()
+    segments = fw.load_segments(out / "bootloader/bootloader.elf")
+    assert all(0 <= s.paddr and s.paddr + s.filesz <= 0x8000 for s in segments if s.filesz)
+    assert boot[0x400:0x410] == b"\xff" * 12 + b"\xfe\xff\xff\xff"  # linked at flash start
+    combined = (out / "combined.bin").read_bytes()
+    assert combined[: len(boot)] == boot
+    assert combined[0x8000:] == (out / "app-signed.bin").read_bytes()
+
+
+def test_bootloader_too_big_for_its_region(fw, tmp_path):
+    project = built_bootloader_project(
+        fw, tmp_path, bootloader_size="0x1000", header_offset="0x1000", header_format="mbed-v2"
+    )
+    filler = project / "bootloader" / "filler.c"
+    filler.write_text("const unsigned char filler[8192] = {1};\nconst unsigned char *keep = filler;\n")
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 2, result.describe()
+    assert "bootloader" in result.stderr and "Traceback" not in result.output
+    assert not (project / "build/K64F/bootloader/bootloader.elf").exists()
+    assert not (project / "build/K64F/combined.bin").exists()
