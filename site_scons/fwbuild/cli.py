@@ -56,6 +56,38 @@ def cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from fwbuild.fileio import write_atomic
+    from fwbuild.image import hex_text, merge, read_parts
+
+    parts = []
+    for spec in args.parts:
+        path, sep, address = spec.rpartition("@")
+        if not sep:
+            path, address = spec, None
+        if Path(path).suffix.lower() == ".bin" and address is None:
+            raise FwbuildError(f"{spec}: a .bin part needs its absolute address: {spec}@0x08000000")
+        try:
+            base = int(address, 0) if address is not None else 0
+        except ValueError:
+            raise FwbuildError(f"{spec}: '{address}' is not an address; write e.g. @0x8000") from None
+        if not Path(path).is_file():
+            raise FwbuildError(f"{path}: file not found")
+        parts += read_parts(Path(path), base)
+    if not parts:
+        raise FwbuildError("nothing to merge: give PART@ADDR arguments")
+    out = Path(args.out)
+    if out.suffix.lower() == ".hex":
+        from fwbuild.image import check_overlaps
+
+        check_overlaps(parts)
+        write_atomic(out, hex_text(parts))
+    else:
+        start, end = min(p.start for p in parts), max(p.end for p in parts)
+        write_atomic(out, merge(parts, start, end, args.fill))
+    return 0
+
+
 def print_layout(layout: Layout) -> None:
     print(
         f"{layout.target} ({layout.mode}): flash {hex32(layout.flash_start)}.."
@@ -90,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
     p.add_argument("--json", action="store_true", help="print layout.json")
     p.set_defaults(func=cmd_layout)
+
+    p = sub.add_parser("merge", help="merge images at absolute addresses into one .bin or .hex")
+    p.add_argument("--out", required=True, help="output file (.bin: gaps filled; .hex: used ranges)")
+    p.add_argument("--fill", type=lambda v: int(v, 0), default=0xFF, help="gap value (default 0xFF)")
+    p.add_argument("parts", nargs="+", metavar="PART@ADDR", help="file.bin@0x8000, or file.hex")
+    p.set_defaults(func=cmd_merge)
     return parser
 
 

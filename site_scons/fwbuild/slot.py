@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
 from fwbuild.errors import ImageError
@@ -71,3 +73,29 @@ def check_reserved_bytes(layout: Layout, parts: Sequence[Part]) -> None:
                         f"{layout.target} needs its {reserved.name} bytes {reserved.data.hex()} "
                         f"({reserved.description or 'chip-defined'}); rebuild the image with them"
                     )
+
+
+def post_build_description(layout: Layout, parts: Sequence[tuple[str, int, str, bytes]]) -> str:
+    """``post-build.json`` of an unmanaged build: every part a team's own script needs to
+    assemble the full image (name, absolute address, size, path in the build folder, SHA-256)."""
+    return (
+        json.dumps(
+            {
+                "target": layout.target,
+                "mode": layout.mode,
+                "erased_value": layout.erased_value,
+                "parts": [
+                    {
+                        "name": name,
+                        "address": address,
+                        "size": len(data),
+                        "path": path,
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }
+                    for name, address, path, data in parts
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )

@@ -214,6 +214,8 @@ def Firmware(env, app, bootloader=None):
     build = env.Dir("$FW_BUILD_DIR")
     app_nodes = env.FirmwareProgram("app", app)
     nodes = list(app_nodes)
+    if layout.mode == "unmanaged":
+        nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
     if layout.mode != "managed":
         return nodes
     if layout.bootloader_img == BUILT_BOOTLOADER:
@@ -283,6 +285,15 @@ def _slot_action(target, source, env):
     write_atomic(target[1].abspath, hex_text([Part("slot", start, data)]))
 
 
+def _post_build_action(target, source, env):
+    from fwbuild.slot import post_build_description
+
+    layout = env["FW_LAYOUT"]
+    app = Path(source[0].abspath).read_bytes()
+    parts = [("application", layout.application.start, source[0].name, app)]
+    write_atomic(target[0].abspath, post_build_description(layout, parts))
+
+
 def _combine_action(target, source, env):
     from fwbuild.image import Part, hex_text, read_parts
     from fwbuild.slot import check_reserved_bytes, combined_image, combined_parts
@@ -303,6 +314,7 @@ def _combine_action(target, source, env):
 
 _slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))
 _combine_builder = SCons.Builder.Builder(action=SCons.Action.Action(_combine_action, "$FW_MERGECOMSTR"))
+_post_build_builder = SCons.Builder.Builder(action=SCons.Action.Action(_post_build_action, "$FW_GENCOMSTR"))
 
 
 # -- generate / exists --------------------------------------------------------------------
@@ -388,6 +400,7 @@ def generate(env):
     env["BUILDERS"]["FwObjcopy"] = _objcopy_builder
     env["BUILDERS"]["FwSlot"] = _slot_builder
     env["BUILDERS"]["FwCombine"] = _combine_builder
+    env["BUILDERS"]["FwPostBuild"] = _post_build_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
 

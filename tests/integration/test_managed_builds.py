@@ -224,7 +224,7 @@ def test_bootloader_built_in_the_same_run(fw, tmp_path):
     out = project / "build/K64F"
     boot = (out / "bootloader/bootloader.bin").read_bytes()
     segments = fw.load_segments(out / "bootloader/bootloader.elf")
-    assert all(0 <= s.paddr and s.paddr + s.filesz <= 0x8000 for s in segments if s.filesz)
+    assert all(s.paddr + s.filesz <= 0x8000 for s in segments if s.filesz)
     assert boot[0x400:0x410] == b"\xff" * 12 + b"\xfe\xff\xff\xff"  # linked at flash start
     combined = (out / "combined.bin").read_bytes()
     assert combined[: len(boot)] == boot

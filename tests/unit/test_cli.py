@@ -38,3 +38,33 @@ def test_user_error_is_one_paragraph_and_exit_2(capsys, ws):
 def test_debug_shows_the_traceback(capsys):
     assert main(["--debug", "layout", "NOPE"]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_merge_bin_and_hex(tmp_path, capsys):
+    (tmp_path / "boot.bin").write_bytes(b"\x01" * 16)
+    (tmp_path / "app.bin").write_bytes(b"\x02" * 8)
+    out = tmp_path / "image.bin"
+    assert main(["merge", "--out", str(out), f"{tmp_path}/boot.bin@0x0", f"{tmp_path}/app.bin@0x20"]) == 0
+    assert out.read_bytes() == b"\x01" * 16 + b"\xff" * 16 + b"\x02" * 8
+    hex_out = tmp_path / "image.hex"
+    assert main(["merge", "--out", str(hex_out), f"{tmp_path}/image.bin@0x08000000"]) == 0
+    from intelhex import IntelHex
+
+    ih = IntelHex(str(hex_out))
+    assert ih.minaddr() == 0x08000000 and ih.tobinstr() == out.read_bytes()
+
+
+def test_merge_errors(tmp_path, capsys):
+    def err():
+        return " ".join(capsys.readouterr().err.split())  # the paragraph is wrapped
+
+    (tmp_path / "a.bin").write_bytes(bytes(32))
+    out = tmp_path / "image.bin"
+    assert main(["merge", "--out", str(out), f"{tmp_path}/a.bin@0x0", f"{tmp_path}/a.bin@0x10"]) == 2
+    assert "overlaps" in err() and not out.exists()
+    assert main(["merge", "--out", str(out), f"{tmp_path}/a.bin"]) == 2
+    assert "needs its absolute address" in err()
+    assert main(["merge", "--out", str(out), f"{tmp_path}/a.bin@zz"]) == 2
+    assert "'zz' is not an address" in err()
+    assert main(["merge", "--out", str(out), f"{tmp_path}/none.bin@0"]) == 2
+    assert "none.bin: file not found" in err()
