@@ -99,3 +99,18 @@ def post_build_description(layout: Layout, parts: Sequence[tuple[str, int, str, 
         )
         + "\n"
     )
+
+
+def check_link_hooks(layout: Layout, parts: Sequence[Part]) -> None:
+    """A prebuilt image at the flash start is checked, not patched, by link-stage hooks."""
+    from fwbuild.hooks import lpc_checksum_ok
+
+    if "lpc_vector_checksum" not in layout.post_build_hooks:
+        return
+    first = next((p for p in parts if p.start == layout.flash_start), None)
+    if first is not None and not lpc_checksum_ok(first.data):
+        raise ImageError(
+            f"{first.name}: vectors 0-7 do not sum to zero, so the LPC boot ROM would not start it "
+            "(post_build_hooks: lpc_vector_checksum); rebuild the bootloader with the checksum "
+            "in vector 7"
+        )

@@ -87,7 +87,39 @@ def _objcopy(target, source, env):
     if result.returncode:
         remove_quietly(tmp)
         raise SCons.Errors.UserError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
-    os.replace(tmp, out)
+    hooks = env.get("FW_LINK_HOOKS") or []
+    if not hooks:
+        os.replace(tmp, out)
+        return
+    from fwbuild.hooks import REGISTRY
+
+    data = tmp.read_bytes()
+    remove_quietly(tmp)
+    for name in hooks:
+        try:
+            data = REGISTRY[name].run(data)
+        except FwbuildError as exc:
+            raise SCons.Errors.UserError(f"post-build hook {name} on {out.name}: {exc}") from None
+    write_atomic(out, data)
+
+
+def _bin_to_hex(target, source, env):
+    """The .hex at the program's link address, from the .bin after link-stage hooks."""
+    from fwbuild.image import Part, hex_text
+
+    data = Path(source[0].abspath).read_bytes()
+    write_atomic(target[0].abspath, hex_text([Part(source[0].name, env["FW_PROGRAM_START"], data)]))
+
+
+def _image_hook_action(target, source, env):
+    from fwbuild.hooks import REGISTRY
+
+    name = env["FW_IMAGE_HOOK"]
+    try:
+        data = REGISTRY[name].run(Path(source[0].abspath).read_bytes())
+    except FwbuildError as exc:
+        raise SCons.Errors.UserError(f"post-build hook {name} on {source[0].name}: {exc}") from None
+    write_atomic(target[0].abspath, data)
 
 
 def _link_emitter(target, source, env):
@@ -111,7 +143,13 @@ _link_builder = SCons.Builder.Builder(
     src_suffix=".o",
 )
 _objcopy_builder = SCons.Builder.Builder(
-    action=SCons.Action.Action(_objcopy, "$FW_OBJCOPYCOMSTR"),
+    action=SCons.Action.Action(_objcopy, "$FW_OBJCOPYCOMSTR", varlist=["FW_LINK_HOOKS"]),
+)
+_hex_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_bin_to_hex, "$FW_GENCOMSTR", varlist=["FW_PROGRAM_START"]),
+)
+_image_hook_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_image_hook_action, "$FW_HOOKCOMSTR", varlist=["FW_IMAGE_HOOK"]),
 )
 
 
@@ -196,8 +234,12 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
         objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
     elf = prog.FwLink(out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
-    binary = prog.FwObjcopy(out.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary")
-    ihex = prog.FwObjcopy(out.File(f"{name}.hex"), elf[0], FW_OBJCOPY_FORMAT="ihex")
+    rom_start = context["rom"]["start"]
+    link_hooks = [h.name for h in _hooks(env, "link")] if rom_start == layout.flash_start else []
+    binary = prog.FwObjcopy(
+        out.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary", FW_LINK_HOOKS=link_hooks
+    )
+    ihex = prog.FwBinToHex(out.File(f"{name}.hex"), binary[0], FW_PROGRAM_START=rom_start)
     # Order only: the include scanner adds the header to the sources that really include it,
     # so an offset change recompiles those alone.
     env.Requires(objects, layout_h)
@@ -217,7 +259,7 @@ def Firmware(env, app, bootloader=None):
     if layout.mode == "unmanaged":
         nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
     if layout.mode != "managed":
-        return nodes
+        return nodes + _image_hooks(env, app_nodes[2])
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
             _die(
@@ -246,10 +288,30 @@ def Firmware(env, app, bootloader=None):
         )
         nodes += slot
         slot_source = slot[0]
-    nodes += env.FwCombine(
+    combined = env.FwCombine(
         [build.File("combined.bin"), build.File("combined.hex")],
         [boot_image, slot_source, env.Value(layout.signature())],
     )
+    return nodes + combined + _image_hooks(env, combined[0])
+
+
+def _hooks(env, stage):
+    from fwbuild.hooks import hooks_named
+
+    layout = _resolved(env).layout
+    try:
+        hooks = hooks_named(layout.post_build_hooks, env["FW_RESOLVED"].project.file)
+    except FwbuildError as exc:
+        _die(str(exc))
+    return [h for h in hooks if h.stage == stage]
+
+
+def _image_hooks(env, image):
+    """Image-stage hooks write a new file beside ``image`` (combined-crc.bin, app-crc.bin)."""
+    nodes = []
+    for hook in _hooks(env, "image"):
+        out = image.dir.File(image.name.replace(".bin", hook.output_suffix + ".bin"))
+        nodes += env.FwImageHook(out, image, FW_IMAGE_HOOK=hook.name)
     return nodes
 
 
@@ -296,13 +358,14 @@ def _post_build_action(target, source, env):
 
 def _combine_action(target, source, env):
     from fwbuild.image import Part, hex_text, read_parts
-    from fwbuild.slot import check_reserved_bytes, combined_image, combined_parts
+    from fwbuild.slot import check_link_hooks, check_reserved_bytes, combined_image, combined_parts
 
     layout = env["FW_LAYOUT"]
     slot_region = layout.region("header") or layout.application
     try:
         boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
         check_reserved_bytes(layout, boot)
+        check_link_hooks(layout, boot)
         slot = Part(source[1].name, slot_region.start, Path(source[1].abspath).read_bytes())
         parts = combined_parts(layout, boot, slot)
         data = combined_image(layout, parts)
@@ -345,6 +408,7 @@ def _set_comstrs(env, verbose):
         "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
         "FW_SLOTCOMSTR": "HEADER ${TARGETS[0]}",
         "FW_MERGECOMSTR": "MERGE ${TARGETS[0]}",
+        "FW_HOOKCOMSTR": "HOOK $FW_IMAGE_HOOK $TARGET",
     }
     if verbose:
         commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O $FW_OBJCOPY_FORMAT $SOURCE $TARGET"}
@@ -401,6 +465,8 @@ def generate(env):
     env["BUILDERS"]["FwSlot"] = _slot_builder
     env["BUILDERS"]["FwCombine"] = _combine_builder
     env["BUILDERS"]["FwPostBuild"] = _post_build_builder
+    env["BUILDERS"]["FwBinToHex"] = _hex_builder
+    env["BUILDERS"]["FwImageHook"] = _image_hook_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
 
