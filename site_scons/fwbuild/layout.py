@@ -18,7 +18,7 @@ from typing import Any
 from fwbuild.errors import ConfigError, LayoutError
 from fwbuild.mbed_header import PRESETS, HeaderFormatError, header_size
 from fwbuild.sectors import SectorMap
-from fwbuild.targets import RamBank, ReservedBytes, Sourced, Target
+from fwbuild.targets import RamBank, Region, ReservedBytes, Sourced, Target
 from fwbuild.values import ValueParseError, hex32, parse_int
 
 MANAGED_KEYS = (
@@ -33,20 +33,6 @@ UNMANAGED_KEYS = ("mbed_app_start", "mbed_app_size")
 BUILT_BOOTLOADER = "@bootloader"
 
 MCUBOOT_HEADER_MIN, MCUBOOT_HEADER_MAX = 32, 0xFFFF
-
-
-@dataclass(frozen=True)
-class Region:
-    name: str
-    start: int
-    size: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
-
-    def describe(self) -> str:
-        return f"{self.name} {hex32(self.start)}..{hex32(self.end)}"
 
 
 @dataclass(frozen=True)

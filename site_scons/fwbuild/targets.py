@@ -61,7 +61,9 @@ class Sourced:
 
 
 @dataclass(frozen=True)
-class RamBank:
+class Region:
+    """A named address range: a flash region of the layout, or a RAM bank."""
+
     name: str
     start: int
     size: int
@@ -69,6 +71,12 @@ class RamBank:
     @property
     def end(self) -> int:
         return self.start + self.size
+
+    def describe(self) -> str:
+        return f"{self.name} {hex32(self.start)}..{hex32(self.end)}"
+
+
+RamBank = Region
 
 
 @dataclass(frozen=True)
