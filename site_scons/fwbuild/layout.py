@@ -546,6 +546,6 @@ def _freeze(value: Any) -> Any:
 
 
 def _read_image_segments(path: Path, flash_start: int) -> list[tuple[int, int]]:
-    from fwbuild.imagefile import image_segments
+    from fwbuild.image import read_parts
 
-    return image_segments(path, bin_base=flash_start)
+    return [(part.start, part.end) for part in read_parts(path, flash_start) if part.data]
