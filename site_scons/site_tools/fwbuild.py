@@ -78,11 +78,20 @@ def _check_elf(target, source, env):
         raise _user_error(exc) from None
 
 
+def _run_hook(name, data, label):
+    from fwbuild.hooks import REGISTRY
+
+    try:
+        return REGISTRY[name].run(data)
+    except FwbuildError as exc:
+        raise SCons.Errors.UserError(f"post-build hook {name} on {label}: {exc}") from None
+
+
 def _objcopy(target, source, env):
-    fmt = env["FW_OBJCOPY_FORMAT"]
+    """The program's .bin, patched by the link-stage hooks (the .hex is made from it)."""
     out = Path(target[0].abspath)
     tmp = out.with_name(f".{out.name}.tmp")
-    cmd = [env.subst("$FW_OBJCOPY"), "-O", fmt, source[0].abspath, str(tmp)]
+    cmd = [env.subst("$FW_OBJCOPY"), "-O", "binary", source[0].abspath, str(tmp)]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env["ENV"])
     if result.returncode:
         remove_quietly(tmp)
@@ -91,15 +100,10 @@ def _objcopy(target, source, env):
     if not hooks:
         os.replace(tmp, out)
         return
-    from fwbuild.hooks import REGISTRY
-
     data = tmp.read_bytes()
     remove_quietly(tmp)
     for name in hooks:
-        try:
-            data = REGISTRY[name].run(data)
-        except FwbuildError as exc:
-            raise SCons.Errors.UserError(f"post-build hook {name} on {out.name}: {exc}") from None
+        data = _run_hook(name, data, out.name)
     write_atomic(out, data)
 
 
@@ -112,14 +116,8 @@ def _bin_to_hex(target, source, env):
 
 
 def _image_hook_action(target, source, env):
-    from fwbuild.hooks import REGISTRY
-
-    name = env["FW_IMAGE_HOOK"]
-    try:
-        data = REGISTRY[name].run(Path(source[0].abspath).read_bytes())
-    except FwbuildError as exc:
-        raise SCons.Errors.UserError(f"post-build hook {name} on {source[0].name}: {exc}") from None
-    write_atomic(target[0].abspath, data)
+    data = Path(source[0].abspath).read_bytes()
+    write_atomic(target[0].abspath, _run_hook(env["FW_IMAGE_HOOK"], data, source[0].name))
 
 
 def _link_emitter(target, source, env):
@@ -236,9 +234,7 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     prog.Depends(elf, script)
     rom_start = context["rom"]["start"]
     link_hooks = [h.name for h in _hooks(env, "link")] if rom_start == layout.flash_start else []
-    binary = prog.FwObjcopy(
-        out.File(f"{name}.bin"), elf[0], FW_OBJCOPY_FORMAT="binary", FW_LINK_HOOKS=link_hooks
-    )
+    binary = prog.FwObjcopy(out.File(f"{name}.bin"), elf[0], FW_LINK_HOOKS=link_hooks)
     ihex = prog.FwBinToHex(out.File(f"{name}.hex"), binary[0], FW_PROGRAM_START=rom_start)
     # Order only: the include scanner adds the header to the sources that really include it,
     # so an offset change recompiles those alone.
@@ -411,7 +407,7 @@ def _set_comstrs(env, verbose):
         "FW_HOOKCOMSTR": "HOOK $FW_IMAGE_HOOK $TARGET",
     }
     if verbose:
-        commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O $FW_OBJCOPY_FORMAT $SOURCE $TARGET"}
+        commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O binary $SOURCE $TARGET"}
     for key, text in {**commands, **steps}.items():
         env.SetDefault(**{key: text})
 
