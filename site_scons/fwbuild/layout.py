@@ -47,6 +47,7 @@ class Layout:
     regions: tuple[Region, ...]
     ram: tuple[RamBank, ...]
     main_ram: str
+    nvm: tuple[Region, ...]  # non-flash banks a bootloader .hex may carry records for
     vector_size: int
     vector_align: int
     stack_size: int
@@ -212,6 +213,7 @@ class _LayoutBuilder:
             regions=tuple(regions),
             ram=self.t.ram,
             main_ram=self.t.main_ram,
+            nvm=self.t.nvm,
             vector_size=self.vector_size,
             vector_align=self.vector_align,
             stack_size=self.t.stack_size,
@@ -322,7 +324,7 @@ class _LayoutBuilder:
             self.check_in_flash("bootloader_size", end - 1)
             self.check_sector_aligned("bootloader_size", end, "the end of the bootloader region")
             return [Region("bootloader", flash_start, size)]
-        segments = sorted(self.segments(image, flash_start))
+        segments = self.flash_segments(image)
         if not segments:
             raise self.error("bootloader_img", f"{image} holds no bytes", "build the bootloader first")
         first_start, first_end = segments[0]
@@ -363,6 +365,25 @@ class _LayoutBuilder:
                     "keep segments in separate sectors",
                 )
         return regions
+
+    def flash_segments(self, image: Path) -> list[tuple[int, int]]:
+        """The image's segments in flash; those in a declared non-flash bank (an nRF UICR)
+        are left for combined.hex, any other outside flash is an error."""
+        inside = []
+        for start, end in sorted(self.segments(image, self.t.flash_start)):
+            if self.t.flash_start <= start < self.t.flash_end:
+                inside.append((start, end))
+            elif not any(b.start <= start and end <= b.end for b in self.t.nvm):
+                banks = ", ".join(b.describe() for b in self.t.nvm) or "none"
+                raise self.error(
+                    "bootloader_img",
+                    f"{image.name} holds bytes at {hex32(start)}..{hex32(end)}, outside the flash "
+                    f"{hex32(self.t.flash_start)}..{hex32(self.t.flash_end)} and outside every "
+                    f"non-flash bank of {self.t.name} ({banks})",
+                    "remove those records, or declare the bank in the target's nvm_banks "
+                    "if a programmer really writes it",
+                )
+        return inside
 
     def bootloader_img(self) -> Path | str:
         value = self.keys["bootloader_img"].value

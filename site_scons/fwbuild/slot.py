@@ -52,6 +52,24 @@ def combined_parts(layout: Layout, bootloaders: Sequence[Part], slot: Part) -> l
     return [*bootloaders, slot]
 
 
+def split_nvm(layout: Layout, parts: Sequence[Part]) -> tuple[list[Part], list[Part]]:
+    """(flash parts, parts in a declared non-flash bank such as an nRF UICR). The latter go
+    into combined.hex only: a .bin cannot reach them."""
+    flash, nvm = [], []
+    for part in parts:
+        if any(b.start <= part.start and part.end <= b.end for b in layout.nvm):
+            nvm.append(part)
+        elif layout.flash_start <= part.start and part.end <= layout.flash_end:
+            flash.append(part)
+        else:
+            raise ImageError(
+                f"{part.name} holds bytes at {hex32(part.start)}..{hex32(part.end)}, outside the "
+                f"flash and every non-flash bank of {layout.target}; remove those records or "
+                "declare the bank in the target's nvm_banks"
+            )
+    return flash, nvm
+
+
 def combined_image(layout: Layout, parts: Sequence[Part]) -> bytes:
     """From flash start to the end of the slot (or of the application region with
     pad_to_region_end), gaps filled with the erased value; never into the candidate."""

@@ -106,6 +106,7 @@ class Target:
     erased_value: int
     ram: tuple[RamBank, ...]
     main_ram: str
+    nvm: tuple[Region, ...]
     vector_count: int
     stack_size: int
     heap_size: int
@@ -312,6 +313,7 @@ def _build_target(
         raise ConfigError(
             r.origin("main_ram"), "main_ram", f"no RAM bank '{main_ram}'", f"use one of {', '.join(names)}"
         )
+    nvm = _nvm_banks(r, flash_start, flash_start + flash_size)
     vector_count = r.number("vector_count")
     if vector_count < 16:
         raise ConfigError(
@@ -361,6 +363,7 @@ def _build_target(
         erased_value=erased,
         ram=tuple(sorted(ram, key=lambda b: b.start)),
         main_ram=main_ram,
+        nvm=nvm,
         vector_count=vector_count,
         stack_size=r.number("stack_size", 0x1000),
         heap_size=r.number("heap_size", 0),
@@ -371,6 +374,23 @@ def _build_target(
         profiles=profiles,
         layout=layout,
     )
+
+
+def _nvm_banks(r: _Reader, flash_start: int, flash_end: int) -> tuple[Region, ...]:
+    """Non-flash banks an image may carry records for (nRF UICR); never inside flash."""
+    banks = []
+    for i, bank in enumerate(r.raw("nvm_banks", [])):
+        key = f"nvm_banks[{i}]"
+        region = Region(bank["name"], r.number(key, value=bank["start"]), r.number(key, value=bank["size"]))
+        if region.start < flash_end and flash_start < region.end:
+            raise ConfigError(
+                r.origin("nvm_banks"),
+                key,
+                f"{region.describe()} overlaps the main flash {hex32(flash_start)}..{hex32(flash_end)}",
+                "list only memory outside the main flash here",
+            )
+        banks.append(region)
+    return tuple(sorted(banks, key=lambda b: b.start))
 
 
 def _sectors(r: _Reader, flash_start: int, flash_end: int) -> tuple[tuple[int, int], ...]:

@@ -354,12 +354,19 @@ def _post_build_action(target, source, env):
 
 def _combine_action(target, source, env):
     from fwbuild.image import Part, hex_text, read_parts
-    from fwbuild.slot import check_link_hooks, check_reserved_bytes, combined_image, combined_parts
+    from fwbuild.slot import (
+        check_link_hooks,
+        check_reserved_bytes,
+        combined_image,
+        combined_parts,
+        split_nvm,
+    )
 
     layout = env["FW_LAYOUT"]
     slot_region = layout.region("header") or layout.application
     try:
         boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
+        boot, nvm = split_nvm(layout, boot)
         check_reserved_bytes(layout, boot)
         check_link_hooks(layout, boot)
         slot = Part(source[1].name, slot_region.start, Path(source[1].abspath).read_bytes())
@@ -368,7 +375,7 @@ def _combine_action(target, source, env):
     except FwbuildError as exc:
         raise _user_error(exc) from None
     write_atomic(target[0].abspath, data)
-    write_atomic(target[1].abspath, hex_text(parts))
+    write_atomic(target[1].abspath, hex_text(parts + nvm))
 
 
 _slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))

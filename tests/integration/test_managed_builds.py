@@ -242,3 +242,42 @@ def test_bootloader_too_big_for_its_region(fw, tmp_path):
     assert "bootloader" in result.stderr and "Traceback" not in result.output
     assert not (project / "build/K64F/bootloader/bootloader.elf").exists()
     assert not (project / "build/K64F/combined.bin").exists()
+
+
+def test_uicr_records_go_into_combined_hex_only(fw, tmp_path):
+    """An nRF bootloader .hex sets UICR.NRFFW[0] (0x10001014) to its own address: the
+    target declares the UICR, so the record reaches combined.hex, never combined.bin."""
+    boot = bootloader_bin(fw, tmp_path, "NRF52840_DK")
+    ih = IntelHex()
+    ih.puts(0, boot.read_bytes())
+    ih.puts(0x10001014, struct.pack("<I", 0xF4000))
+    hex_path = tmp_path / "boot_uicr.hex"
+    ih.write_hex_file(str(hex_path))
+    project = managed_project(fw, tmp_path, "NRF52840_DK", hex_path, header_format="mbed-v2")
+    result = fw.run_scons(project, "NRF52840_DK")
+    assert result.returncode == 0, result.describe()
+    out = project / "build/NRF52840_DK"
+    layout = json.loads((out / "layout.json").read_text())
+    assert [r["name"] for r in layout["regions"]][0] == "bootloader"
+    combined = (out / "combined.bin").read_bytes()
+    app_region = next(r for r in layout["regions"] if r["name"] == "header")
+    assert len(combined) < app_region["start"] + 0x10000  # no jump to 0x10001014
+    as_hex = hex_bytes(out / "combined.hex")
+    assert bytes(as_hex[0x10001014 + i] for i in range(4)) == struct.pack("<I", 0xF4000)
+    assert all(combined[a] == v for a, v in as_hex.items() if a < 0x10000000)
+
+
+def test_records_outside_flash_need_a_declared_bank(fw, tmp_path):
+    boot = bootloader_bin(fw, tmp_path, "K64F")
+    ih = IntelHex()
+    ih.puts(0, boot.read_bytes())
+    ih.puts(0x10001014, b"\x00\x40\x0f\x00")
+    hex_path = tmp_path / "boot_stray.hex"
+    ih.write_hex_file(str(hex_path))
+    project = managed_project(fw, tmp_path, "K64F", hex_path, header_format="mbed-v2")
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 2, result.describe()
+    text = " ".join(result.stderr.split())
+    assert "bootloader_img: boot_stray.hex holds bytes at 0x10001014..0x10001018" in text, text
+    assert "nvm_banks" in text and "Traceback" not in result.output
+    assert not (project / "build/K64F").exists() or not list((project / "build/K64F").glob("combined*"))

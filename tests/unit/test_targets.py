@@ -162,6 +162,17 @@ def test_missing_required_key_names_target(ws):
         TargetSet([ws.targets_dir]).resolve("BAD")
 
 
+def test_nvm_banks_stay_outside_flash(ws):
+    ws.target("FAM", FAMILY)
+    ws.target("OK", {"inherits": "FAM", "nvm_banks": [{"name": "OPT", "start": "0x1FFFC000", "size": 16}]})
+    assert [b.describe() for b in TargetSet([ws.targets_dir]).resolve("OK").nvm] == [
+        "OPT 0x1FFFC000..0x1FFFC010"
+    ]
+    ws.target("BAD", {"inherits": "FAM", "nvm_banks": [{"name": "X", "start": "0x080FF000", "size": 8192}]})
+    with pytest.raises(ConfigError, match=r"BAD\.json: nvm_banks\[0\]: X 0x080FF000..0x08101000 overlaps"):
+        TargetSet([ws.targets_dir]).resolve("BAD")
+
+
 def test_main_ram_must_exist(ws):
     ws.target("FAM", FAMILY)
     ws.target("BAD", {"inherits": "FAM", "main_ram": "SRAM2"})
