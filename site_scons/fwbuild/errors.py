@@ -32,3 +32,7 @@ class ToolchainError(FwbuildError):
 
 class ImageError(FwbuildError):
     """A built or given image is misplaced, too big or malformed."""
+
+
+class HookError(FwbuildError):
+    """A post-build hook failed; names the hook."""

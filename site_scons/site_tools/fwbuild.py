@@ -9,8 +9,10 @@ All logic lives in the core package; the actions here are adapters.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import SCons.Action
 import SCons.Builder
 import SCons.Errors
+import SCons.Node.Python
 import SCons.Script
 
 
@@ -96,15 +99,54 @@ def _objcopy(target, source, env):
     if result.returncode:
         remove_quietly(tmp)
         raise SCons.Errors.UserError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
-    hooks = env.get("FW_LINK_HOOKS") or []
-    if not hooks:
+    hooks, repo_hooks = env.get("FW_LINK_HOOKS") or [], env.get("FW_REPO_LINK_HOOKS") or []
+    if not hooks and not repo_hooks:
         os.replace(tmp, out)
         return
     data = tmp.read_bytes()
     remove_quietly(tmp)
     for name in hooks:
         data = _run_hook(name, data, out.name)
+    for hook in repo_hooks:
+        data = _run_repo_link_hook(env, hook, data, out, target + source)
     write_atomic(out, data)
+
+
+def _run_repo_link_hook(env, hook, data, out, nodes):
+    """Hand the program's .bin to a repo hook as a file; its output is the new .bin."""
+    from fwbuild.hooks import run_repo_hook
+
+    given = out.with_name(f".{out.name}.{hook.name}.in")
+    patched = out.with_name(f".{out.name}.{hook.name}.out")
+    try:
+        write_atomic(given, data)
+        run_repo_hook(hook, _hook_context(env, hook, given, nodes), patched)
+        return patched.read_bytes()
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
+    finally:
+        remove_quietly(given, patched)
+
+
+def _hook_context(env, hook, image, nodes):
+    from fwbuild.hooks import HookContext
+
+    build = Path(env.Dir("$FW_BUILD_DIR").abspath)
+    outputs = {}
+    for node in nodes:
+        path = Path(node.abspath)
+        if path.is_relative_to(build) and not isinstance(node, SCons.Node.Python.Value):
+            outputs[path.relative_to(build).as_posix()] = path
+    return HookContext(
+        hook=hook.name,
+        stage=hook.stage,
+        target=env["FW_TARGET"],
+        layout=env["FW_LAYOUT"],
+        build_dir=build,
+        image=Path(image),
+        output=None,
+        outputs=dict(sorted(outputs.items())),
+    )
 
 
 def _bin_to_hex(target, source, env):
@@ -118,6 +160,23 @@ def _bin_to_hex(target, source, env):
 def _image_hook_action(target, source, env):
     data = Path(source[0].abspath).read_bytes()
     write_atomic(target[0].abspath, _run_hook(env["FW_IMAGE_HOOK"], data, source[0].name))
+
+
+def _repo_image_hook_action(target, source, env):
+    """A repo's image-stage hook: input the final image, output its own file (or a stamp)."""
+    from fwbuild.hooks import run_repo_hook
+
+    hook = env["FW_REPO_HOOK"]
+    ctx = _hook_context(env, hook, source[0].abspath, source)
+    try:
+        if hook.output:
+            run_repo_hook(hook, ctx, Path(target[0].abspath))
+        else:
+            remove_quietly(target[0].abspath)
+            run_repo_hook(hook, ctx, None)
+            write_atomic(target[0].abspath, f"{hook.name} ran on {source[0].name}\n")
+    except FwbuildError as exc:
+        raise _user_error(exc) from None
 
 
 def _link_emitter(target, source, env):
@@ -141,13 +200,16 @@ _link_builder = SCons.Builder.Builder(
     src_suffix=".o",
 )
 _objcopy_builder = SCons.Builder.Builder(
-    action=SCons.Action.Action(_objcopy, "$FW_OBJCOPYCOMSTR", varlist=["FW_LINK_HOOKS"]),
+    action=SCons.Action.Action(_objcopy, "$FW_OBJCOPYCOMSTR", varlist=["FW_LINK_HOOKS", "FW_REPO_HOOK_SIG"]),
 )
 _hex_builder = SCons.Builder.Builder(
     action=SCons.Action.Action(_bin_to_hex, "$FW_GENCOMSTR", varlist=["FW_PROGRAM_START"]),
 )
 _image_hook_builder = SCons.Builder.Builder(
     action=SCons.Action.Action(_image_hook_action, "$FW_HOOKCOMSTR", varlist=["FW_IMAGE_HOOK"]),
+)
+_repo_hook_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_repo_image_hook_action, "$FW_REPOHOOKCOMSTR", varlist=["FW_REPO_HOOK_SIG"]),
 )
 
 
@@ -234,7 +296,15 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     prog.Depends(elf, script)
     rom_start = context["rom"]["start"]
     link_hooks = [h.name for h in _hooks(env, "link")] if rom_start == layout.flash_start else []
-    binary = prog.FwObjcopy(out.File(f"{name}.bin"), elf[0], FW_LINK_HOOKS=link_hooks)
+    # Repo link hooks patch the application only; named ones the program at the flash start.
+    repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region == "application"]
+    binary = prog.FwObjcopy(
+        out.File(f"{name}.bin"),
+        [elf[0], layout_json],
+        FW_LINK_HOOKS=link_hooks,
+        FW_REPO_LINK_HOOKS=repo_hooks,
+        FW_REPO_HOOK_SIG=" ".join(f"{h.name}:{h.signature}" for h in repo_hooks),
+    )
     ihex = prog.FwBinToHex(out.File(f"{name}.hex"), binary[0], FW_PROGRAM_START=rom_start)
     # Order only: the include scanner adds the header to the sources that really include it,
     # so an offset change recompiles those alone.
@@ -251,11 +321,12 @@ def Firmware(env, app, bootloader=None):
     layout = _resolved(env).layout
     build = env.Dir("$FW_BUILD_DIR")
     app_nodes = env.FirmwareProgram("app", app)
+    env["FW_FIRMWARE_DONE"] = True
     nodes = list(app_nodes)
     if layout.mode == "unmanaged":
         nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
     if layout.mode != "managed":
-        return nodes + _image_hooks(env, app_nodes[2])
+        return nodes + _image_hooks(env, app_nodes[2], nodes)
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
             _die(
@@ -288,7 +359,8 @@ def Firmware(env, app, bootloader=None):
         [build.File("combined.bin"), build.File("combined.hex")],
         [boot_image, slot_source, env.Value(layout.signature())],
     )
-    return nodes + combined + _image_hooks(env, combined[0])
+    nodes += combined
+    return nodes + _image_hooks(env, combined[0], nodes)
 
 
 def _hooks(env, stage):
@@ -302,13 +374,68 @@ def _hooks(env, stage):
     return [h for h in hooks if h.stage == stage]
 
 
-def _image_hooks(env, image):
-    """Image-stage hooks write a new file beside ``image`` (combined-crc.bin, app-crc.bin)."""
+def _image_hooks(env, image, outputs):
+    """Image-stage hooks, named ones first, each writing a new file: combined-crc.bin,
+    app-crc.bin, or what a repo hook declares (a stamp when it declares nothing)."""
     nodes = []
     for hook in _hooks(env, "image"):
         out = image.dir.File(image.name.replace(".bin", hook.output_suffix + ".bin"))
         nodes += env.FwImageHook(out, image, FW_IMAGE_HOOK=hook.name)
+    build = env.Dir("$FW_BUILD_DIR")
+    for hook in env.get("FW_REPO_HOOKS", []):
+        if hook.stage != "image":
+            continue
+        out = build.File(hook.output) if hook.output else build.File(f"hooks/{hook.name}.done")
+        others = [n for n in outputs + nodes if n is not image]
+        nodes += env.FwRepoHook(
+            out, [image, *others], FW_REPO_HOOK=hook, FW_REPO_HOOK_SIG=f"{hook.name}:{hook.signature}"
+        )
     return nodes
+
+
+def FirmwarePostBuild(env, hook, stage="image", name=None, output=None):
+    """Register a repo's own post-build hook; call it before ``env.Firmware()``.
+
+    ``hook`` is a callable ``hook(ctx)`` (ctx: fwbuild.hooks.HookContext) or a command line
+    in which ``$SOURCE`` is the input image and ``$TARGET`` the output, with the context in
+    FWBUILD_* environment variables. ``stage="link"`` patches the application's .bin before
+    any header or signature (read ctx.image, write ctx.output); ``stage="image"`` runs after
+    signing and merging and writes ``output`` (a file in the build folder), if it names one.
+    """
+    from fwbuild.hooks import STAGES, RepoHook
+
+    where = "env.FirmwarePostBuild()"
+    if env.get("FW_FIRMWARE_DONE"):
+        _die(f"{where} after env.Firmware(): register hooks first, then call env.Firmware()")
+    if stage not in STAGES:
+        _die(f'{where}: stage={stage!r} is not a stage; use stage="link" or stage="image"')
+    if not (callable(hook) or isinstance(hook, str)):
+        _die(f"{where}: {hook!r} is neither a callable nor a command line")
+    name = name or getattr(hook, "__name__", None) or hook.split()[0].rsplit("/", 1)[-1]
+    registered = env.get("FW_REPO_HOOKS", [])
+    if any(h.name == name for h in registered):
+        _die(f"{where}: a hook named {name!r} is already registered; give this one name=")
+    if output is not None and stage == "link":
+        _die(f"{where}: {name}: a link-stage hook writes the patched .bin (ctx.output), not output=")
+    if isinstance(hook, str):
+        command = hook
+        signature = command
+
+        def hook(ctx, _command=command):
+            from fwbuild.hooks import run_hook_command
+
+            line = env.subst(
+                _command,
+                overrides={"SOURCE": _quote(ctx.image), "TARGET": _quote(ctx.output or "")},
+            )
+            run_hook_command(line, ctx, env["ENV"])
+    else:
+        signature = hashlib.sha256(bytes(SCons.Action.Action(hook).get_contents([], [], env))).hexdigest()
+    env["FW_REPO_HOOKS"] = [*registered, RepoHook(name, stage, hook, output, signature)]
+
+
+def _quote(path):
+    return shlex.quote(str(path))
 
 
 def _epoch(env):
@@ -412,6 +539,7 @@ def _set_comstrs(env, verbose):
         "FW_SLOTCOMSTR": "HEADER ${TARGETS[0]}",
         "FW_MERGECOMSTR": "MERGE ${TARGETS[0]}",
         "FW_HOOKCOMSTR": "HOOK $FW_IMAGE_HOOK $TARGET",
+        "FW_REPOHOOKCOMSTR": "HOOK ${FW_REPO_HOOK.name} $TARGET",
     }
     if verbose:
         commands = {"FW_OBJCOPYCOMSTR": "$FW_OBJCOPY -O binary $SOURCE $TARGET"}
@@ -470,8 +598,10 @@ def generate(env):
     env["BUILDERS"]["FwPostBuild"] = _post_build_builder
     env["BUILDERS"]["FwBinToHex"] = _hex_builder
     env["BUILDERS"]["FwImageHook"] = _image_hook_builder
+    env["BUILDERS"]["FwRepoHook"] = _repo_hook_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
+    env.AddMethod(FirmwarePostBuild)
 
     if SCons.Script.GetOption("help"):
         _help_targets(env)
