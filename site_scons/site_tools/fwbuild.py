@@ -366,9 +366,10 @@ def Firmware(env, app, bootloader=None):
 def _hooks(env, stage):
     from fwbuild.hooks import hooks_named
 
-    layout = _resolved(env).layout
+    resolved = _resolved(env)
+    declared = resolved.target.layout.get("post_build_hooks")  # names the file that set them
     try:
-        hooks = hooks_named(layout.post_build_hooks, env["FW_RESOLVED"].project.file)
+        hooks = hooks_named(resolved.layout.post_build_hooks, declared.file if declared else None)
     except FwbuildError as exc:
         _die(str(exc))
     return [h for h in hooks if h.stage == stage]
