@@ -145,3 +145,25 @@ def _digest(kind: str, data: bytes) -> bytes:
         return hashlib.sha512(data).digest()
     crc = zlib.crc32(data) & 0xFFFFFFFF
     return crc.to_bytes(4, "little" if kind.endswith("le") else "big")
+
+
+def header_mismatch(header_format: Any, header: bytes, images: Mapping[str, bytes]) -> str | None:
+    """Rebuild the header from ``images`` with the timestamp it carries and name the first
+    field that differs ("firmwareDigest: ..."), or return None when it matches."""
+    fields = fields_of(header_format)
+    if len(header) < sum(f.size for f in fields):
+        return f"header: {len(header)} bytes, the format needs {sum(f.size for f in fields)}"
+    timestamp, offset = 0, 0
+    for field in fields:
+        if field.kind == "timestamp":
+            order = "<" if field.subtype.endswith("le") else ">"
+            timestamp = struct.unpack_from(order + _INT_FORMATS[8 * field.size], header, offset)[0]
+        offset += field.size
+    expected = build_header(header_format, images, timestamp)
+    offset = 0
+    for field in fields:
+        found, wanted = header[offset : offset + field.size], expected[offset : offset + field.size]
+        if found != wanted:
+            return f"{field.name} ({field.kind} {field.subtype}) holds {found.hex()}, expected {wanted.hex()}"
+        offset += field.size
+    return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
 from fwbuild.targets import Sourced, Target, TargetSet
+from fwbuild.values import parse_int
 
 PROJECT_FILE = "fwbuild.json"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\+(\d+))?$")
@@ -45,6 +46,19 @@ class Version:
 
 
 @dataclass(frozen=True)
+class SigningConfig:
+    """``signing`` in fwbuild.json; paths are resolved against the project."""
+
+    file: Path | None = None
+    key: Path | None = None
+    sign_command: str | None = None
+    security_counter: int | str | None = "auto"
+    custom_tlvs: tuple[tuple[int, bytes], ...] = ()
+    pad: bool = False
+    confirm: bool = False
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     file: Path | None
@@ -53,6 +67,7 @@ class Project:
     targets_dirs: tuple[Path, ...]
     linker_template: Path | None
     overrides: dict[str, dict[str, Sourced]] = field(hash=False, compare=False)
+    signing: SigningConfig = SigningConfig()
 
     def target_set(self) -> TargetSet:
         return TargetSet(self.targets_dirs)
@@ -96,6 +111,7 @@ def load_project(root: Path | str) -> Project:
         name: {key: Sourced(value, path) for key, value in keys.items()}
         for name, keys in data.get("target_overrides", {}).items()
     }
+    signing = _signing(root, path, data.get("signing", {}))
     return Project(
         root=root,
         file=path,
@@ -104,4 +120,34 @@ def load_project(root: Path | str) -> Project:
         targets_dirs=tuple(dirs),
         linker_template=template_path if template is not None else None,
         overrides=overrides,
+        signing=signing,
+    )
+
+
+def _signing(root: Path, path: Path, data: dict) -> SigningConfig:
+    counter = data.get("security_counter", "auto")
+    if counter not in ("auto", None):
+        try:
+            counter = parse_int(counter)
+        except ValueError as exc:
+            raise ConfigError(path, "signing.security_counter", str(exc)) from None
+        if not 0 <= counter <= 0xFFFFFFFF:
+            raise ConfigError(path, "signing.security_counter", f"{counter} is not a 32-bit value")
+    tlvs = []
+    for kind, value in data.get("custom_tlvs", {}).items():
+        try:
+            tlvs.append((parse_int(kind), bytes.fromhex(value)))
+        except ValueError as exc:
+            raise ConfigError(
+                path, f"signing.custom_tlvs.{kind}", str(exc), "use a hex type such as 0xa0"
+            ) from None
+    key = data.get("key")
+    return SigningConfig(
+        file=path,
+        key=(root / key).resolve() if key else None,
+        sign_command=data.get("sign_command"),
+        security_counter=counter,
+        custom_tlvs=tuple(tlvs),
+        pad=bool(data.get("pad", False) or data.get("confirm", False)),
+        confirm=bool(data.get("confirm", False)),
     )

@@ -3,7 +3,8 @@
     env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])
     env.FirmwareProgram("app", Glob("app/*.c"))
 
-Command-line variables: ``target=NAME``, ``profile=debug|release``, ``verbose=1``.
+Command-line variables: ``target=NAME``, ``profile=debug|release``, ``verbose=1``,
+``sign_key=KEY``, ``sign_command=CMD``, ``cache_signed=1``.
 All logic lives in the core package; the actions here are adapters.
 """
 
@@ -339,20 +340,8 @@ def Firmware(env, app, bootloader=None):
     else:
         boot_image = env.File(layout.bootloader_img)
     slot_source = app_nodes[2]  # app.bin
-    header = layout.region("header")
-    if header is not None:
-        if layout.header_format == "mcuboot":
-            _die(
-                f'{env["FW_TARGET"]}: header_format "mcuboot" (the default when a header region '
-                "exists) needs image signing, which this version does not build yet; set header_format "
-                'to "mbed-v2", "pelion-v3" or an Mbed-style list'
-            )
-        epoch = _epoch(env)
-        slot = env.FwSlot(
-            [build.File("app-signed.bin"), build.File("app-signed.hex")],
-            [slot_source, env.Value(layout.signature()), env.Value(str(epoch.seconds))],
-            FW_EPOCH=epoch.seconds,
-        )
+    if layout.region("header") is not None:
+        slot = _slot_image(env, layout, slot_source)
         nodes += slot
         slot_source = slot[0]
     combined = env.FwCombine(
@@ -457,18 +446,95 @@ def _epoch(env):
     return env["FW_EPOCH_RESOLVED"]
 
 
+def _slot_image(env, layout, app_bin):
+    """app-signed.bin/.hex (+ .sig for Mbed formats with a key): the slot image as the
+    bootloader sees it. Its sources carry the signing choice as path-free text."""
+    from fwbuild.signing import image_options, signature_kind
+
+    build = env.Dir("$FW_BUILD_DIR")
+    epoch = _epoch(env) if layout.header_format != "mcuboot" else None  # Mbed headers carry a time
+    choice = _signer(env)
+    project = _resolved(env).project
+    signer = choice.signer
+    described = {
+        "signature": signature_kind(signer),
+        "key_hash": signer.public.key_hash.hex() if signer else None,
+        "command": getattr(signer, "command", None),
+    }
+    targets = [build.File("app-signed.bin"), build.File("app-signed.hex")]
+    if layout.header_format == "mcuboot":
+        try:
+            options = image_options(layout, project.signing, project.version)
+        except FwbuildError as exc:
+            _die(str(exc))
+        described["options"] = repr(options)
+        extra = {}
+    else:
+        described.update(epoch=epoch.seconds, version=str(project.version))
+        extra = {"FW_EPOCH": epoch.seconds}
+        if signer is not None:
+            targets.append(build.File("app-signed.sig"))
+    slot = env.FwSlot(
+        targets,
+        [app_bin, env.Value(layout.signature()), env.Value(json.dumps(described, sort_keys=True))],
+        **extra,
+    )
+    # A randomised signature must never come back from a cache; a deterministic one only
+    # when the user asks for it.
+    if signer is not None and not (signer.deterministic and env.get("FW_CACHE_SIGNED")):
+        env.NoCache(slot)
+    return slot
+
+
+def _signer(env):
+    """The signer for this run, chosen once: sign_key=/sign_command=, FWBUILD_SIGNING_KEY,
+    fwbuild.json's signing section."""
+    if "FW_SIGNER_CHOICE" not in env:
+        from fwbuild.signing import choose_signer
+
+        try:
+            choice = choose_signer(
+                _resolved(env).project,
+                env["FW_PROFILE"],
+                env.get("FW_SIGN_KEY") or None,
+                env.get("FW_SIGN_COMMAND") or None,
+                cwd=Path(SCons.Script.GetLaunchDir()),
+            )
+        except FwbuildError as exc:
+            _die(str(exc))
+        if choice.signer is None:
+            print(
+                "warning: no signing key: app-signed.bin carries a SHA-256 hash only (integrity, "
+                "not authenticity); set signing.key in fwbuild.json or pass sign_key=KEY",
+                file=sys.stderr,
+            )
+        env["FW_SIGNER_CHOICE"] = choice
+    return env["FW_SIGNER_CHOICE"]
+
+
 def _slot_action(target, source, env):
     from fwbuild.image import Part, hex_text
+    from fwbuild.signing import detached_signature, mcuboot_slot_image
     from fwbuild.slot import mbed_slot_image
 
-    layout = env["FW_LAYOUT"]
+    layout, project = env["FW_LAYOUT"], env["FW_RESOLVED"].project
+    signer = env["FW_SIGNER_CHOICE"].signer
+    app = Path(source[0].abspath).read_bytes()
+    outputs = [t.abspath for t in target]
+    remove_quietly(*outputs)  # a failed signing must not leave the previous image behind
     try:
-        data = mbed_slot_image(layout, Path(source[0].abspath).read_bytes(), env["FW_EPOCH"])
+        if layout.header_format == "mcuboot":
+            data = mcuboot_slot_image(layout, project.signing, project.version, app, signer)
+            signature = None
+        else:
+            data = mbed_slot_image(layout, app, env["FW_EPOCH"])
+            signature = detached_signature(signer, data) if signer else None
     except FwbuildError as exc:
         raise _user_error(exc) from None
-    start = layout.region("header").start
-    write_atomic(target[0].abspath, data)
-    write_atomic(target[1].abspath, hex_text([Part("slot", start, data)]))
+    write_atomic(outputs[0], data)
+    write_atomic(outputs[1], hex_text([Part("slot", layout.region("header").start, data)]))
+    if signature is not None:
+        write_atomic(outputs[2], signature)
 
 
 def _post_build_action(target, source, env):
@@ -519,6 +585,13 @@ def _variables(env):
     )
     variables.Add("profile", "build profile: " + " or ".join(PROFILES), "debug")
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
+    variables.Add("sign_key", "signing key file (overrides signing.key and FWBUILD_SIGNING_KEY)", "")
+    variables.Add("sign_command", "external signer: reads {digest}, writes {signature}", "")
+    variables.Add(
+        SCons.Script.BoolVariable(
+            "cache_signed", "let deterministically signed images come from the build cache", False
+        )
+    )
     return variables
 
 
@@ -537,7 +610,7 @@ def _set_comstrs(env, verbose):
         "FW_CHECKCOMSTR": "CHECK ${TARGETS[0]}",
         "FW_GENCOMSTR": "GEN $TARGET",
         "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
-        "FW_SLOTCOMSTR": "HEADER ${TARGETS[0]}",
+        "FW_SLOTCOMSTR": "SIGN ${TARGETS[0]}",
         "FW_MERGECOMSTR": "MERGE ${TARGETS[0]}",
         "FW_HOOKCOMSTR": "HOOK $FW_IMAGE_HOOK $TARGET",
         "FW_REPOHOOKCOMSTR": "HOOK ${FW_REPO_HOOK.name} $TARGET",
@@ -560,7 +633,9 @@ def generate(env):
     variables = _variables(env)
     variables.Update(env)
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
-    for key in ("target", "profile", "verbose"):
+    env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
+    env["FW_CACHE_SIGNED"] = env["cache_signed"]
+    for key in ("target", "profile", "verbose", "sign_key", "sign_command", "cache_signed"):
         del env[key]
     if env["FW_PROFILE"] not in PROFILES:
         _die(f"profile={env['FW_PROFILE']}: unknown profile; use profile=debug or profile=release")

@@ -65,7 +65,7 @@ def test_k64f_prebuilt_bin_bootloader_and_mbed_v2_header(fw, tmp_path):
     )
     result = fw.run_scons(project, "K64F")
     assert result.returncode == 0, result.describe()
-    assert result.count("HEADER") == 1 and result.count("MERGE") == 1
+    assert result.count("SIGN") == 1 and result.count("MERGE") == 1
     out = project / "build" / "K64F"
     app = (out / "app.bin").read_bytes()
     expected_slot = mbed_v2(app) + b"\xff" * (0x200 - 112) + app
@@ -103,7 +103,7 @@ def test_new_epoch_rebuilds_header_and_merge_only(fw, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH + 1))
     result = fw.run_scons(project, "K64F")
     assert result.returncode == 0, result.describe()
-    assert {v for v, _ in result.steps} == {"HEADER", "MERGE"}, result.describe()
+    assert {v for v, _ in result.steps} == {"SIGN", "MERGE"}, result.describe()
     second = (project / "build/K64F/app-signed.bin").read_bytes()
     assert second != first and struct.unpack_from(">Q", second, 8)[0] == EPOCH + 1
     assert second[16:] == first[16:108] + second[108:112] + first[112:]  # only time and CRC differ

@@ -1,0 +1,126 @@
+"""Which signer a build uses, and the slot images it signs: MCUboot images, or an Mbed
+header image with a detached signature.
+
+The key comes from ``sign_key=`` (SCons) or ``--key`` (CLI), else FWBUILD_SIGNING_KEY, else
+``signing.key`` in fwbuild.json. ``sign_command`` hands the digest to an external signer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fwbuild.errors import ConfigError, ImageError
+from fwbuild.keys import CommandSigner, Signer, load_private_key, load_public_key
+from fwbuild.layout import Layout
+from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
+from fwbuild.project import Project, SigningConfig, Version
+
+KEY_VARIABLE = "FWBUILD_SIGNING_KEY"
+
+
+@dataclass(frozen=True)
+class SignerChoice:
+    signer: Signer | None
+    key_path: Path | None
+    origin: str  # where the key came from, for messages
+
+
+def key_path(
+    config: SigningConfig, override: str | None, environ: Mapping[str, str], cwd: Path | None = None
+) -> tuple[Path | None, str]:
+    if override:
+        return (cwd or Path.cwd()) / override, "sign_key="
+    if environ.get(KEY_VARIABLE):
+        return Path(environ[KEY_VARIABLE]), KEY_VARIABLE
+    if config.key:
+        return config.key, f"{config.file}: signing.key"
+    return None, ""
+
+
+def choose_signer(
+    project: Project,
+    profile: str,
+    key_override: str | None = None,
+    command_override: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    cwd: Path | None = None,
+) -> SignerChoice:
+    """The signer for this build, with the release rules: signed, and not with the
+    development key."""
+    config = project.signing
+    path, origin = key_path(config, key_override, environ, cwd)
+    command = command_override or config.sign_command
+    signer: Signer | None
+    if command:
+        if path is None:
+            raise ConfigError(
+                config.file or project.root / "fwbuild.json",
+                "signing.key",
+                "sign_command needs the public key its signatures are checked against",
+                "set signing.key (or sign_key=) to the signer's public key",
+            )
+        signer = CommandSigner(load_public_key(path, environ), command)
+    elif path is not None:
+        signer = load_private_key(path, environ)
+    else:
+        signer = None
+    if profile == "release":
+        if signer is None:
+            raise ConfigError(
+                config.file or project.root / "fwbuild.json",
+                "signing.key",
+                "a release build must be signed and no key is configured",
+                "set signing.key, pass sign_key=KEY or export FWBUILD_SIGNING_KEY",
+            )
+        if signer.public.is_development_key:
+            raise ConfigError(
+                None,
+                None,
+                f"{path} ({origin}) is the example's development key, whose private half is public; "
+                "a release build refuses it. Sign with your own key (sign_key=KEY or "
+                "FWBUILD_SIGNING_KEY)",
+            )
+    return SignerChoice(signer, path, origin)
+
+
+def image_options(layout: Layout, config: SigningConfig, version: Version) -> ImageOptions:
+    """MCUboot options exactly as the build uses them (``fwbuild sign --target`` too)."""
+    header, app = layout.region("header"), layout.application
+    if header is None:
+        raise ImageError(
+            f"{layout.target}: the layout has no header region, so there is no slot image to sign"
+        )
+    counter = config.security_counter
+    return ImageOptions(
+        header_size=app.start - header.start,
+        version=version,
+        security_counter=auto_security_counter(version) if counter == "auto" else counter,
+        custom_tlvs=config.custom_tlvs,
+        align=layout.write_size,
+        erased_value=layout.erased_value,
+        slot_size=app.end - header.start,
+        pad=config.pad,
+        confirm=config.confirm,
+    )
+
+
+def mcuboot_slot_image(
+    layout: Layout, config: SigningConfig, version: Version, app: bytes, signer: Signer | None
+) -> bytes:
+    return make_image(app, image_options(layout, config, version), signer)
+
+
+def detached_signature(signer: Signer, data: bytes) -> bytes:
+    """For Mbed header formats: a signature over the SHA-256 of exactly ``data``
+    (app-signed.bin): DER for ECDSA, 64 raw bytes for Ed25519, PSS for RSA."""
+    return signer.sign_digest(hashlib.sha256(data).digest())
+
+
+def signature_kind(signer: Signer | None) -> str:
+    if signer is None:
+        return "none (hash only)"
+    return f"{signer.public.kind}, {'deterministic' if signer.deterministic else 'randomised'}"
