@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import traceback
@@ -88,6 +89,227 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_image(path: Path) -> tuple[int | None, bytes]:
+    """(base address of a .hex, else None; its bytes from the lowest address)."""
+    from fwbuild.image import read_parts
+
+    if not path.is_file():
+        raise FwbuildError(f"{path}: file not found")
+    if path.suffix.lower() != ".hex":
+        return None, path.read_bytes()
+    from fwbuild.image import merge
+
+    parts = read_parts(path, 0)
+    start, end = min(p.start for p in parts), max(p.end for p in parts)
+    return start, merge(parts, start, end, 0xFF)
+
+
+def _resolved_or_none(args: argparse.Namespace):
+    if not args.target:
+        return None
+    from fwbuild.resolve import resolve
+
+    return resolve(args.project, args.target)
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from fwbuild.fileio import write_atomic
+    from fwbuild.image import Part, hex_text
+    from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
+    from fwbuild.project import SigningConfig
+    from fwbuild.signing import choose_signer, detached_signature, image_options
+
+    resolved = _resolved_or_none(args)
+    project = resolved.project if resolved else load_project(args.project)
+    config = project.signing if resolved else SigningConfig()
+    version = project.version if args.version is None else _version(args.version)
+    signer = choose_signer(project, "debug", args.key, args.sign_command).signer
+    _, payload = _read_image(Path(args.input))
+    base = None
+    signature = None
+    if resolved is not None:
+        layout = resolved.layout
+        header = layout.region("header")
+        if header is None:
+            raise FwbuildError(f"{layout.target}: the layout has no header region; there is nothing to sign")
+        base = header.start
+        if layout.header_format == "mcuboot":
+            data = make_image(payload, _cli_options(image_options(layout, config, version), args), signer)
+        else:
+            from fwbuild.epoch import build_epoch
+            from fwbuild.slot import mbed_slot_image
+
+            data = mbed_slot_image(layout, payload, build_epoch(project.root, os.environ, "debug").seconds)
+            signature = detached_signature(signer, data) if signer else None
+    else:
+        if args.header_size is None:
+            raise FwbuildError("give --target NAME --project DIR, or --header-size N (and --slot-size N)")
+        counter = args.security_counter or "auto"
+        options = ImageOptions(
+            header_size=args.header_size,
+            version=version,
+            security_counter=None
+            if counter == "none"
+            else auto_security_counter(version)
+            if counter == "auto"
+            else int(counter, 0),
+            align=args.align or 4,
+            erased_value=args.erased_value,
+            slot_size=args.slot_size,
+        )
+        data = make_image(payload, _cli_options(options, args), signer)
+    out = Path(args.output)
+    if out.suffix.lower() == ".hex":
+        write_atomic(out, hex_text([Part("slot", base or 0, data)]))
+    else:
+        write_atomic(out, data)
+    if signature is not None:
+        write_atomic(out.with_suffix(".sig"), signature)
+    if signer is None:
+        print("warning: no key: the image carries a SHA-256 hash only", file=sys.stderr)
+    return 0
+
+
+def _cli_options(options, args: argparse.Namespace):
+    from dataclasses import replace
+
+    changes = {}
+    if args.custom_tlv:
+        changes["custom_tlvs"] = options.custom_tlvs + tuple(
+            (int(kind, 0), bytes.fromhex(value.removeprefix("0x"))) for kind, value in args.custom_tlv
+        )
+    if args.pad or args.confirm:
+        changes.update(pad=True, confirm=args.confirm or options.confirm)
+    if args.align and args.target:
+        changes["align"] = args.align
+    return replace(options, **changes)
+
+
+def _version(text: str):
+    from fwbuild.project import Version
+
+    try:
+        return Version.parse(text)
+    except ValueError as exc:
+        raise FwbuildError(f"--version {exc}; use X.Y.Z or X.Y.Z+B") from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from fwbuild.keys import load_public_key
+    from fwbuild.mcuboot import IMAGE_MAGIC, VerifyError, verify_image
+    from fwbuild.signing import key_path
+
+    resolved = _resolved_or_none(args)
+    project = resolved.project if resolved else load_project(args.project)
+    path, _ = key_path(project.signing, args.key, os.environ)
+    key = load_public_key(path) if path else None
+    image_path = Path(args.image)
+    _, data = _read_image(image_path)
+    try:
+        if len(data) >= 4 and int.from_bytes(data[:4], "little") == IMAGE_MAGIC:
+            image = verify_image(data, key)
+            _check_against_layout(image, data, resolved)
+            what = f"MCUboot image {image.version}, {len(data)} bytes"
+        elif resolved is not None and resolved.layout.header_format not in (None, "mcuboot"):
+            what = _verify_mbed(image_path, data, resolved.layout, key)
+        else:
+            raise VerifyError(
+                "magic",
+                f"{int.from_bytes(data[:4], 'little'):#010x} is not MCUboot's magic; for an Mbed header "
+                "image give --target NAME --project DIR",
+            )
+    except VerifyError as exc:
+        print(f"invalid: {image_path}: {exc}")
+        return 1
+    signed = f"signature ok ({key.kind}, KEYHASH {key.key_hash.hex()[:16]}...)" if key else "no key given"
+    print(f"valid: {image_path}: {what}; {signed}")
+    return 0
+
+
+def _check_against_layout(image, data: bytes, resolved) -> None:
+    from fwbuild.mcuboot import VerifyError
+
+    if resolved is None:
+        return
+    layout = resolved.layout
+    header, app = layout.region("header"), layout.application
+    if header is None:
+        raise VerifyError("sizes", f"{layout.target}'s layout has no header region")
+    if image.header_size != app.start - header.start:
+        raise VerifyError(
+            "sizes",
+            f"header size {image.header_size}, the layout's is {app.start - header.start} "
+            "(app_offset - header_offset)",
+        )
+    if len(data) > app.end - header.start:
+        raise VerifyError("sizes", f"{len(data)} bytes do not fit the {app.end - header.start}-byte slot")
+
+
+def _verify_mbed(image_path: Path, data: bytes, layout: Layout, key) -> str:
+    import hashlib
+
+    from fwbuild.mbed_header import header_mismatch, header_size
+    from fwbuild.mcuboot import VerifyError
+
+    header, app = layout.region("header"), layout.application
+    offset = app.start - header.start
+    if len(data) < offset:
+        raise VerifyError("sizes", f"{len(data)} bytes end before the application at offset {offset:#x}")
+    size = header_size(layout.header_format)
+    problem = header_mismatch(layout.header_format, data[:size], {"application": data[offset:]})
+    if problem:
+        check = (
+            "header crc"
+            if "CRC" in problem.split(" ", 1)[0]
+            else "digest"
+            if "Digest" in problem
+            else "header"
+        )
+        raise VerifyError(check, problem)
+    if key is not None:
+        sig_path = image_path.with_suffix(".sig")
+        if not sig_path.is_file():
+            raise VerifyError("signature", f"{sig_path.name} not found beside the image")
+        if not key.verify_digest(hashlib.sha256(data).digest(), sig_path.read_bytes()):
+            raise VerifyError("signature", f"{sig_path.name} does not verify with the given {key.kind} key")
+    return f"{layout.header_format if isinstance(layout.header_format, str) else 'Mbed'} header image"
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from fwbuild.mcuboot import VerifyError, describe, parse_image
+
+    path = Path(args.image)
+    _, data = _read_image(path)
+    try:
+        image = parse_image(data)
+    except VerifyError as exc:
+        print(f"invalid: {path}: {exc}")
+        return 1
+    print(f"{path}: MCUboot image, {len(data)} bytes")
+    for line in describe(image):
+        print("  " + line)
+    return 0
+
+
+def cmd_getpub(args: argparse.Namespace) -> int:
+    from fwbuild.keys import load_public_key, public_key_c
+
+    key = load_public_key(Path(args.key))
+    if args.format == "pem":
+        text = key.pem().encode()
+    elif args.format == "c":
+        text = public_key_c(key).encode()
+    else:
+        text = key.der
+    if args.out:
+        from fwbuild.fileio import write_atomic
+
+        write_atomic(args.out, text)
+    else:
+        sys.stdout.buffer.write(text)
+    return 0
+
+
 def print_layout(layout: Layout) -> None:
     print(
         f"{layout.target} ({layout.mode}): flash {hex32(layout.flash_start)}.."
@@ -128,7 +350,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill", type=lambda v: int(v, 0), default=0xFF, help="gap value (default 0xFF)")
     p.add_argument("parts", nargs="+", metavar="PART@ADDR", help="file.bin@0x8000, or file.hex")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("sign", help="sign an application into a slot image, as the build does")
+    p.add_argument("input", help="the application (.bin, or .hex)")
+    p.add_argument("output", help="the slot image (.bin, or .hex at the header address)")
+    _target_args(p)
+    p.add_argument("--key", help="signing key (default: FWBUILD_SIGNING_KEY, then signing.key)")
+    p.add_argument("--sign-command", help="external signer: reads {digest}, writes {signature}")
+    p.add_argument("--version", help="X.Y.Z[+B] (default: the project's version)")
+    p.add_argument("--header-size", type=lambda v: int(v, 0), help="without --target: the header size")
+    p.add_argument("--slot-size", type=lambda v: int(v, 0), help="without --target: the slot size")
+    p.add_argument("--align", type=lambda v: int(v, 0), help="flash write size (default: the target's, or 4)")
+    p.add_argument("--erased-value", type=lambda v: int(v, 0), default=0xFF, help="default 0xFF")
+    p.add_argument("--security-counter", help="auto (default), a number, or none")
+    p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
+    p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
+    p.add_argument("--confirm", action="store_true", help="like --pad, and set image_ok")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("verify", help="check an image: exit 0 valid, 1 invalid")
+    p.add_argument("image")
+    p.add_argument("--key", help="public or private key (default: FWBUILD_SIGNING_KEY, then signing.key)")
+    _target_args(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("inspect", help="print an MCUboot image's header, TLVs and trailer")
+    p.add_argument("image")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("getpub", help="export a key's public half")
+    p.add_argument("key")
+    p.add_argument("--format", choices=("pem", "c", "raw"), default="pem", help="raw: the DER MCUboot embeds")
+    p.add_argument("--out", help="write here instead of stdout")
+    p.set_defaults(func=cmd_getpub)
     return parser
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", help="read header size, slot, write size and signing options from the layout")
+    p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
