@@ -258,14 +258,7 @@ def _verify_mbed(image_path: Path, data: bytes, layout: Layout, key) -> str:
     size = header_size(layout.header_format)
     problem = header_mismatch(layout.header_format, data[:size], {"application": data[offset:]})
     if problem:
-        check = (
-            "header crc"
-            if "CRC" in problem.split(" ", 1)[0]
-            else "digest"
-            if "Digest" in problem
-            else "header"
-        )
-        raise VerifyError(check, problem)
+        raise VerifyError(*problem)
     if key is not None:
         sig_path = image_path.with_suffix(".sig")
         if not sig_path.is_file():

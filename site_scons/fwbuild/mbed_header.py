@@ -147,23 +147,39 @@ def _digest(kind: str, data: bytes) -> bytes:
     return crc.to_bytes(4, "little" if kind.endswith("le") else "big")
 
 
-def header_mismatch(header_format: Any, header: bytes, images: Mapping[str, bytes]) -> str | None:
-    """Rebuild the header from ``images`` with the timestamp it carries and name the first
-    field that differs ("firmwareDigest: ..."), or return None when it matches."""
+def header_mismatch(header_format: Any, header: bytes, images: Mapping[str, bytes]) -> tuple[str, str] | None:
+    """Check a header against ``images``: first its own checksum over the bytes it carries,
+    then every field against a header rebuilt with the timestamp it carries. Returns
+    (check, message) for the first problem ("header crc", "digest", "size" or "field"),
+    or None when it matches."""
     fields = fields_of(header_format)
-    if len(header) < sum(f.size for f in fields):
-        return f"header: {len(header)} bytes, the format needs {sum(f.size for f in fields)}"
+    need = sum(f.size for f in fields)
+    if len(header) < need:
+        return "size", f"the header is {len(header)} bytes, the format needs {need}"
     timestamp, offset = 0, 0
     for field in fields:
+        found = header[offset : offset + field.size]
+        if (
+            field.kind == "digest"
+            and field.arg == "header"
+            and found != _digest(field.subtype, header[:offset])
+        ):
+            return "header crc", f"{field.name} holds {found.hex()}, the header bytes give " + _digest(
+                field.subtype, header[:offset]
+            ).hex()
         if field.kind == "timestamp":
             order = "<" if field.subtype.endswith("le") else ">"
-            timestamp = struct.unpack_from(order + _INT_FORMATS[8 * field.size], header, offset)[0]
+            timestamp = struct.unpack(order + _INT_FORMATS[8 * field.size], found)[0]
         offset += field.size
     expected = build_header(header_format, images, timestamp)
     offset = 0
     for field in fields:
         found, wanted = header[offset : offset + field.size], expected[offset : offset + field.size]
         if found != wanted:
-            return f"{field.name} ({field.kind} {field.subtype}) holds {found.hex()}, expected {wanted.hex()}"
+            check = {"digest": "digest", "size": "size"}.get(field.kind, "field")
+            return (
+                check,
+                f"{field.name} ({field.kind} {field.subtype}) holds {found.hex()}, expected {wanted.hex()}",
+            )
         offset += field.size
     return None
