@@ -327,7 +327,8 @@ def Firmware(env, app, bootloader=None):
     if layout.mode == "unmanaged":
         nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
     if layout.mode != "managed":
-        return nodes + _image_hooks(env, app_nodes[2], nodes)
+        nodes += _image_hooks(env, app_nodes[2], nodes)
+        return nodes + _build_info(env, nodes)
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
             _die(
@@ -349,7 +350,56 @@ def Firmware(env, app, bootloader=None):
         [boot_image, slot_source, env.Value(layout.signature())],
     )
     nodes += combined
-    return nodes + _image_hooks(env, combined[0], nodes)
+    nodes += _image_hooks(env, combined[0], nodes)
+    return nodes + _build_info(env, nodes)
+
+
+def _build_info(env, outputs):
+    """build-info.json over every output; its metadata is path-free text."""
+    from fwbuild.buildinfo import config_digest
+    from fwbuild.signing import signature_kind
+
+    resolved = _resolved(env)
+    layout, project, target = resolved.layout, resolved.project, resolved.target
+    signer = env["FW_SIGNER_CHOICE"].signer if "FW_SIGNER_CHOICE" in env else None
+    epoch = env["FW_EPOCH_RESOLVED"].seconds if "FW_EPOCH_RESOLVED" in env else None
+    signing = project.signing
+    meta = {
+        "target": target.name,
+        "profile": env["FW_PROFILE"],
+        "mode": layout.mode,
+        "project": {"name": project.name, "version": str(project.version)},
+        "config_sha256": config_digest(
+            {
+                "layout": layout.signature(),
+                "flags": target.flags(env["FW_PROFILE"]),
+                "macros": target.macros,
+                "signing": [signing.security_counter, signing.custom_tlvs, signing.pad, signing.confirm],
+            }
+        ),
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+        "header_timestamp": epoch,
+        "signature": signature_kind(signer) if layout.region("header") else "no slot image",
+        "signing_key_sha256": signer.public.key_hash.hex() if signer else None,
+    }
+    files = [n for n in outputs if not isinstance(n, SCons.Node.Python.Value)]
+    return env.FwBuildInfo(
+        env.Dir("$FW_BUILD_DIR").File("build-info.json"),
+        [env.Value(json.dumps(meta, sort_keys=True)), *files],
+    )
+
+
+def _build_info_action(target, source, env):
+    from fwbuild.buildinfo import build_info, tool_version
+
+    meta = json.loads(source[0].get_text_contents())
+    build = Path(env.Dir("$FW_BUILD_DIR").abspath)
+    tools = {
+        "cc": tool_version(env.subst("$CC"), env["ENV"]),
+        "objcopy": tool_version(env.subst("$FW_OBJCOPY"), env["ENV"]),
+    }
+    outputs = [Path(n.abspath) for n in source[1:] if Path(n.abspath).is_relative_to(build)]
+    write_atomic(target[0].abspath, build_info(build, outputs, meta, tools))
 
 
 def _hooks(env, stage):
@@ -574,6 +624,7 @@ def _combine_action(target, source, env):
 
 _slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))
 _combine_builder = SCons.Builder.Builder(action=SCons.Action.Action(_combine_action, "$FW_MERGECOMSTR"))
+_build_info_builder = SCons.Builder.Builder(action=SCons.Action.Action(_build_info_action, "$FW_GENCOMSTR"))
 _post_build_builder = SCons.Builder.Builder(action=SCons.Action.Action(_post_build_action, "$FW_GENCOMSTR"))
 
 
@@ -675,6 +726,7 @@ def generate(env):
     env["BUILDERS"]["FwBinToHex"] = _hex_builder
     env["BUILDERS"]["FwImageHook"] = _image_hook_builder
     env["BUILDERS"]["FwRepoHook"] = _repo_hook_builder
+    env["BUILDERS"]["FwBuildInfo"] = _build_info_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
     env.AddMethod(FirmwarePostBuild)

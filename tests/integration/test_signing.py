@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -52,6 +53,11 @@ def test_signed_builds_pass_imgtool_and_match_fwbuild_sign(fw, tmp_path, key_fil
     assert imgtool_verify(out / "app-signed.hex", key) == VerifyResult.OK
     combined = (out / "combined.bin").read_bytes()
     assert combined[0x8000 : 0x8000 + signed.stat().st_size] == signed.read_bytes()
+    info = json.loads((out / "build-info.json").read_text())
+    public_bytes = imgtool_keys.load(str(key)).get_public_bytes()
+    assert info["signing_key_sha256"] == hashlib.sha256(public_bytes).hexdigest()
+    assert info["signature"] == f"{kind}, {'randomised' if kind.startswith('rsa') else 'deterministic'}"
+    assert info["outputs"]["app-signed.bin"]["sha256"] == hashlib.sha256(signed.read_bytes()).hexdigest()
 
     again = fw.run_fwbuild(
         "sign", out / "app.bin", tmp_path / "cli.bin", "--key", key, "--target", target, "--project", project
