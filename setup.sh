@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl)
+# gcc + libc6-dev: the host compiler for the bootloader's SHA-256 unit test.
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -114,6 +114,7 @@ class Target:
     macros: tuple[str, ...]
     include_dirs: tuple[Path, ...]
     source_dirs: tuple[Path, ...]
+    emulator: str | None
     profiles: dict[str, dict[str, tuple[str, ...]]] = field(hash=False, compare=False)
     layout: dict[str, Sourced] = field(hash=False, compare=False)
 
@@ -371,6 +372,7 @@ def _build_target(
         macros=tuple(r.raw("macros", [])),
         include_dirs=tuple((r.origin("include_dirs").parent / d) for d in r.raw("include_dirs", [])),
         source_dirs=tuple((r.origin("source_dirs").parent / d) for d in r.raw("source_dirs", [])),
+        emulator=r.raw("emulator", None),
         profiles=profiles,
         layout=layout,
     )

@@ -328,6 +328,7 @@ def Firmware(env, app, bootloader=None):
         nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
     if layout.mode != "managed":
         nodes += _image_hooks(env, app_nodes[2], nodes)
+        _run_alias(env, app_nodes[2])
         return nodes + _build_info(env, nodes)
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
@@ -351,7 +352,34 @@ def Firmware(env, app, bootloader=None):
     )
     nodes += combined
     nodes += _image_hooks(env, combined[0], nodes)
+    _run_alias(env, combined[0])
     return nodes + _build_info(env, nodes)
+
+
+def _run_alias(env, image):
+    """``scons run``: build, then boot ``image`` in the target's emulator and show its console."""
+    run = env.Alias("run", image, SCons.Action.Action(_run_action, "RUN $SOURCE"))
+    env.AlwaysBuild(run)
+
+
+def _run_action(target, source, env):
+    resolved = env["FW_RESOLVED"]
+    command = resolved.target.emulator
+    if not command:
+        raise SCons.Errors.UserError(
+            f"{resolved.target.name} declares no emulator, so `scons run` cannot boot it; flash "
+            'it to a board, or use a target with an "emulator" command (MPS2_AN385 runs under QEMU)'
+        )
+    line = command.replace("{image}", shlex.quote(source[0].abspath))
+    timeout = int(env.get("FW_RUN_TIMEOUT", 30))
+    try:
+        status = subprocess.run(line, shell=True, timeout=timeout, stdin=subprocess.DEVNULL).returncode
+    except subprocess.TimeoutExpired:
+        raise SCons.Errors.UserError(
+            f"the firmware was still running after {timeout} s; stopped it"
+        ) from None
+    if status:
+        raise SCons.Errors.UserError(f"the firmware exited with status {status} ({line})")
 
 
 def _build_info(env, outputs):

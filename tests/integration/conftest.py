@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ TEMPLATE = REPO / "templates" / "gcc_arm.ld.j2"
 BIN = Path(sys.executable).parent
 SCONS = BIN / "scons"
 FWBUILD = BIN / "fwbuild"
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "qemu-system-arm", "timeout")
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "qemu-system-arm", "timeout", "cc")
 BUILD_TIMEOUT = 300
 # One line per build step in the default (non-verbose) log: "CC app/main.c", "LINK build/K64F/app.elf".
 STEP_RE = re.compile(r"^([A-Z][A-Z0-9_]*) (\S+)$")
@@ -122,27 +122,23 @@ def run_fwbuild(*args: str | Path, cwd: Path | None = None) -> Run:
     return run([FWBUILD, *args], timeout=60, cwd=cwd)
 
 
-def run_qemu(image: Path | str, timeout: int = 10, machine: str = "mps2-an385") -> tuple[int, str]:
+def run_qemu(
+    image: Path | str,
+    timeout: int = 10,
+    machine: str = "mps2-an385",
+    loads: Sequence[tuple[Path | str, int]] = (),
+) -> tuple[int, str]:
     """Boot ``image`` with semihosting; returns (exit status, semihosting text + console).
 
+    ``loads`` puts more files in memory before the boot (a candidate image at its slot).
     QEMU prints semihosting output on stderr; SYS_EXIT_EXTENDED sets its exit status.
     ``timeout`` ends a firmware that never exits (status 124).
     """
     require_tools()
-    cmd = [
-        "timeout",
-        str(timeout),
-        "qemu-system-arm",
-        "-M",
-        machine,
-        "-nographic",
-        "-monitor",
-        "none",
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-kernel",
-        str(image),
-    ]
+    cmd = ["timeout", str(timeout), "qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none"]
+    cmd += ["-semihosting-config", "enable=on,target=native", "-kernel", str(image)]
+    for path, address in loads:
+        cmd += ["-device", f"loader,file={path},addr={address:#x},force-raw=on"]
     proc = subprocess.run(
         cmd,
         capture_output=True,
@@ -199,15 +195,21 @@ def build_copy(src: Path, dest: Path, target: str, *args: str) -> Build:
 
 
 @pytest.fixture(scope="session")
-def example_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Build]]:
-    """``example_build(target, profile="debug")``: the example project built once per session."""
+def example_build(
+    tmp_path_factory: pytest.TempPathFactory, key_files: dict[str, Path]
+) -> Iterator[Callable[..., Build]]:
+    """``example_build(target, profile="debug")``: the example project built once per session.
+    Release builds sign with a throw-away key: they refuse the example's development key."""
     cache: dict[tuple[str, str], Build] = {}
 
     def get(target: str, profile: str = "debug") -> Build:
         key = (target, profile)
         if key not in cache:
             dest = tmp_path_factory.mktemp(f"example-{target}-{profile}") / "project"
-            cache[key] = build_copy(EXAMPLE, dest, target, f"profile={profile}")
+            args = [f"profile={profile}"]
+            if profile == "release":
+                args.append(f"sign_key={key_files['ecdsa-p256']}")
+            cache[key] = build_copy(EXAMPLE, dest, target, *args)
         return cache[key].require_ok()
 
     yield get
@@ -259,10 +261,10 @@ def edit_project(project: Path, **keys: Any) -> dict[str, Any]:
 
 
 def set_overrides(project: Path, target: str, **keys: Any) -> dict[str, Any]:
-    """Set layout keys under target_overrides[target] in the copy's fwbuild.json."""
+    """Replace target_overrides[target] in the copy's fwbuild.json with ``keys``."""
     path = project / "fwbuild.json"
     data = json.loads(path.read_text())
-    data.setdefault("target_overrides", {}).setdefault(target, {}).update(keys)
+    data.setdefault("target_overrides", {})[target] = keys
     path.write_text(json.dumps(data, indent=2) + "\n")
     return data
 

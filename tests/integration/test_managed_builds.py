@@ -204,14 +204,8 @@ def test_wrong_flash_configuration_field_in_a_prebuilt_bootloader(fw, tmp_path):
 
 
 def built_bootloader_project(fw, tmp_path, **keys):
-    """The example app plus a bootloader built from source in the same run ("@bootloader")."""
+    """The example with its own bootloader built from source in the same run ("@bootloader")."""
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
-    fw.copy_project(BOOT_PROJECT / "app", project / "bootloader")
-    (project / "SConstruct").write_text(
-        "import fwbuild\n"
-        'env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
-        'Default(env.Firmware(Glob("app/*.c"), bootloader=Glob("bootloader/*.c")))\n'
-    )
     fw.set_overrides(project, "K64F", bootloader_img="@bootloader", **keys)
     return project
 

@@ -29,8 +29,10 @@ def write_sconstruct(project, body):
     (project / "SConstruct").write_text(
         "import fwbuild\n"
         'env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
+        'env.Append(CPPPATH=["#common"])\n'
+        'common = Glob("common/*.c")\n'
         f"{body}\n"
-        'Default(env.Firmware(Glob("app/*.c")))\n'
+        'Default(env.Firmware(Glob("app/*.c") + common))\n'
     )
 
 
@@ -141,7 +143,7 @@ def test_failing_hook_stops_the_build_and_leaves_nothing(fw, managed, body, mess
         ('env.FirmwarePostBuild("true", stage="sign")', "stage='sign' is not a stage"),
         ('env.FirmwarePostBuild("true", stage="link", output="x.bin")', "a link-stage hook writes"),
         ('env.FirmwarePostBuild("true")\nenv.FirmwarePostBuild("true")', "a hook named 'true' is already"),
-        ('env.Firmware(Glob("app/*.c"))\nenv.FirmwarePostBuild("true")', "after env.Firmware()"),
+        ('env.Firmware(Glob("app/*.c") + common)\nenv.FirmwarePostBuild("true")', "after env.Firmware()"),
     ],
 )
 def test_registration_mistakes(fw, managed, body, message):

@@ -1,6 +1,18 @@
 #include "board.h"
 
-#include <stdint.h>
+#include <string.h>
+
+void board_put_uint(uint32_t value)
+{
+    char text[11];
+    char *p = &text[sizeof text - 1];
+    *p = '\0';
+    do {
+        *--p = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0u);
+    board_puts(p);
+}
 
 #if defined(TARGET_MPS2_AN385)
 
@@ -31,6 +43,13 @@ void board_exit(int status)
     }
 }
 
+int board_flash_write(uint32_t dst, const void *src, size_t size)
+{
+    /* QEMU's MPS2 "flash" is SSRAM: a plain copy is an honest write. */
+    memmove((void *)(uintptr_t)dst, src, size);
+    return 0;
+}
+
 #else
 
 /* No semihosting here: without a debugger attached, bkpt 0xAB would fault. */
@@ -44,6 +63,14 @@ void board_exit(int status)
     (void)status;
     for (;;) {
     }
+}
+
+int board_flash_write(uint32_t dst, const void *src, size_t size)
+{
+    (void)dst;
+    (void)src;
+    (void)size;
+    return -1;
 }
 
 #endif
