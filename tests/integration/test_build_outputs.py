@@ -108,3 +108,16 @@ def test_k64f_offset_application_has_no_flash_config(fw, k64f_at_0x8000):
     assert fw.flash_bytes(segments, 0x400, 16) is None
     first = min((s for s in segments if s.filesz), key=lambda s: s.paddr)
     assert first.paddr == 0x8000, f"first PT_LOAD at {first.paddr:#x}"
+
+
+def test_quick_start_from_the_repository_root(fw, tmp_path):
+    """The README's `scons target=K64F` runs the root SConstruct, which reads the example's:
+    paths in the example's SConstruct must hold from there too."""
+    root = tmp_path / "checkout"
+    fw.copy_project(fw.EXAMPLE, root / "example_project")
+    (root / "SConstruct").write_text((fw.REPO / "SConstruct").read_text())
+    for target in ("K64F", "MPS2_AN385"):
+        result = fw.run_scons(root, target)
+        assert result.returncode == 0, result.describe()
+        assert (root / "build" / target / "app.elf").is_file()
+    assert (root / "build/MPS2_AN385/combined.bin").is_file()

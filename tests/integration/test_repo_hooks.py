@@ -29,7 +29,7 @@ def write_sconstruct(project, body):
     (project / "SConstruct").write_text(
         "import fwbuild\n"
         'env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
-        'env.Append(CPPPATH=["#common"])\n'
+        'env.Append(CPPPATH=[Dir("common")])\n'
         'common = Glob("common/*.c")\n'
         f"{body}\n"
         'Default(env.Firmware(Glob("app/*.c") + common))\n'
