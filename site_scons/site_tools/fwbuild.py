@@ -711,6 +711,7 @@ def _die(message):
 def generate(env):
     variables = _variables(env)
     variables.Update(env)
+    SCons.Script.Help(variables.GenerateHelpText(env), append=True)
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
     env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
@@ -718,7 +719,6 @@ def generate(env):
         del env[key]
     if env["FW_PROFILE"] not in PROFILES:
         _die(f"profile={env['FW_PROFILE']}: unknown profile; use profile=debug or profile=release")
-    SCons.Script.Help(variables.GenerateHelpText(env), append=True)
 
     env.SetDefault(
         FW_PREFIX="arm-none-eabi-",
@@ -771,6 +771,7 @@ def _help_targets(env):
     except FwbuildError as exc:
         _die(str(exc))
     SCons.Script.Help("\ntargets: " + " ".join(targets) + "\n", append=True)
+    SCons.Script.Help("aliases: run (build, then boot the image in the target's emulator)\n", append=True)
 
 
 def exists(env):
