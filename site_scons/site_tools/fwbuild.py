@@ -4,7 +4,7 @@
     env.FirmwareProgram("app", Glob("app/*.c"))
 
 Command-line variables: ``target=NAME``, ``profile=debug|release``, ``verbose=1``,
-``sign_key=KEY``, ``sign_command=CMD``, ``cache_signed=1``.
+``sign_key=KEY``, ``sign_command=CMD``, ``cache_dir=DIR``, ``cache_signed=1``, ``cc_prefix=WRAPPER``.
 All logic lives in the core package; the actions here are adapters.
 """
 
@@ -73,13 +73,17 @@ def _render_linker_script(target, source, env):
 
 
 def _check_elf(target, source, env):
+    """Check where the sections landed, then move the linked program into place: the
+    linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""
     from fwbuild.elfcheck import check_elf_placement
 
+    linked = target[0].abspath + ".tmp"
     try:
-        check_elf_placement(target[0].abspath, env["FW_LAYOUT"], env["FW_PROGRAM_REGION"])
+        check_elf_placement(linked, env["FW_LAYOUT"], env["FW_PROGRAM_REGION"])
     except FwbuildError as exc:
-        remove_quietly(*(t.abspath for t in target))
+        remove_quietly(linked, *(t.abspath for t in target))
         raise _user_error(exc) from None
+    os.replace(linked, target[0].abspath)
 
 
 def _run_hook(name, data, label):
@@ -666,6 +670,12 @@ def _variables(env):
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
     variables.Add("sign_key", "signing key file (overrides signing.key and FWBUILD_SIGNING_KEY)", "")
     variables.Add("sign_command", "external signer: reads {digest}, writes {signature}", "")
+    variables.Add("cc_prefix", "compiler wrapper in front of the cross compiler (ccache, distcc)", "")
+    variables.Add(
+        "cache_dir",
+        "shared build cache folder (default: $FWBUILD_CACHE_DIR)",
+        os.environ.get("FWBUILD_CACHE_DIR", ""),
+    )
     variables.Add(
         SCons.Script.BoolVariable(
             "cache_signed", "let deterministically signed images come from the build cache", False
@@ -715,8 +725,21 @@ def generate(env):
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
     env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
-    for key in ("target", "profile", "verbose", "sign_key", "sign_command", "cache_signed"):
+    env["FW_CC_PREFIX"] = env["cc_prefix"]
+    cache_dir = env["cache_dir"]
+    for key in (
+        "target",
+        "profile",
+        "verbose",
+        "sign_key",
+        "sign_command",
+        "cache_signed",
+        "cc_prefix",
+        "cache_dir",
+    ):
         del env[key]
+    if cache_dir:
+        env.CacheDir(os.path.abspath(os.path.join(SCons.Script.GetLaunchDir(), cache_dir)))
     if env["FW_PROFILE"] not in PROFILES:
         _die(f"profile={env['FW_PROFILE']}: unknown profile; use profile=debug or profile=release")
 
@@ -725,7 +748,7 @@ def generate(env):
         FW_BUILD_DIR="#build/$FW_TARGET",
         FW_PROJECT=env.Dir(".").srcnode().abspath,
         FW_OBJCOPY="${FW_PREFIX}objcopy",
-        FW_LINKCOM="$LINK -o ${TARGETS[0]} -Wl,-Map=${TARGETS[1]} -T $FW_LDSCRIPT "
+        FW_LINKCOM="$LINK -o ${TARGETS[0]}.tmp -Wl,-Map=${TARGETS[1]} -T $FW_LDSCRIPT "
         "$LINKFLAGS $SOURCES $_LIBDIRFLAGS $_LIBFLAGS",
     )
     # The cross toolchain replaces the host one that "default" set up.
@@ -734,7 +757,18 @@ def generate(env):
     env["LINK"] = "${FW_PREFIX}gcc"
     env["AR"] = "${FW_PREFIX}ar"
     env["RANLIB"] = "${FW_PREFIX}ranlib"
-    env["ASFLAGS"] = ["-x", "assembler-with-cpp"]
+    env["ASFLAGS"] = ["-x", "assembler-with-cpp", "$FW_PATH_MAP"]
+    env["ARFLAGS"] = "rcD"  # deterministic archives: no timestamps, owners or modes
+    env["RANLIBFLAGS"] = "-D"
+    # Reproducible objects: the checkout's absolute path becomes "." in debug info and
+    # __FILE__, and __DATE__/__TIME__ are flagged. $( $) keeps the path (and a compiler
+    # wrapper such as ccache or distcc) out of the build signatures, so a second checkout
+    # in another folder hits the same cache entries.
+    env["FW_PATH_MAP"] = "$( -ffile-prefix-map=${FW_PROJECT}=. $)"
+    env.Append(CCFLAGS=["-Wdate-time", "$FW_PATH_MAP"])
+    env["CCCOM"] = "$( $FW_CC_PREFIX $) " + env["CCCOM"]
+    env["ASPPCOM"] = "$( $FW_CC_PREFIX $) " + env["ASPPCOM"]
+    env["ASCOM"] = "$( $FW_CC_PREFIX $) " + env["ASCOM"]
     env["OBJSUFFIX"] = ".o"
     env["PROGSUFFIX"] = ".elf"
     # "content", not "content-timestamp": generated files (app.ld, fwbuild_layout.h) rewritten
@@ -742,6 +776,14 @@ def generate(env):
     env.Decider("content")
     # Tools run with PATH only (where the user's toolchain is), not the whole host environment.
     env["ENV"] = {"PATH": os.environ.get("PATH", os.defpath)}
+    # ...plus what a compiler wrapper reads (ccache's cache folder, distcc's hosts).
+    env["ENV"].update(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("HOME", "TMPDIR") or k.startswith(("CCACHE_", "DISTCC_"))
+        }
+    )
     _set_comstrs(env, verbose)
 
     env["BUILDERS"]["FwText"] = _text_builder

@@ -11,7 +11,7 @@ def test_layout_table(fw):
     rows = [line.split() for line in result.stdout.splitlines()]
     app = [row for row in rows if row and row[0] == "application"]
     assert app, result.describe()
-    assert app[0][1:3] == ["0x00000000", "0x00100000"], result.describe()
+    assert app[0][1:3] == ["0x00008400", "0x00084000"], result.describe()
     assert "K64F" in result.stdout and "Traceback" not in result.output
 
 

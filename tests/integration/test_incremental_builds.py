@@ -13,10 +13,18 @@ TARGET = "K64F"
 EDIT = "/* edited by the test */"
 
 
-def build_example(fw, tmp_path):
-    """A fresh copy of the example project, built once for K64F."""
-    build = fw.build_copy(fw.EXAMPLE, tmp_path / "project", TARGET).require_ok()
-    assert build.result.count("LINK") == 1, build.result.describe()
+def plain_example(fw, tmp_path):
+    """A copy of the example with K64F's bootloader layout removed: one program to watch."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    fw.set_overrides(project, TARGET)
+    return project
+
+
+def build_example(fw, tmp_path, *args):
+    """A fresh plain copy of the example project, built once for K64F."""
+    project = plain_example(fw, tmp_path)
+    build = fw.Build(project, TARGET, fw.run_scons(project, TARGET, *args)).require_ok()
+    assert args or build.result.count("LINK") == 1, build.result.describe()
     return build
 
 
@@ -54,7 +62,7 @@ def test_app_offset_change_relinks_without_compiling(fw, tmp_path):
 
 
 def test_linker_template_change_relinks_without_compiling(fw, tmp_path):
-    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    project = plain_example(fw, tmp_path)
     template = project / "ld" / "app.ld.j2"
     template.parent.mkdir()
     shutil.copy2(fw.TEMPLATE, template)  # like the sources: a file older than the build
@@ -98,7 +106,7 @@ def test_editing_one_source_recompiles_only_it(fw, tmp_path):
 
 
 def test_verbose_shows_command_lines(fw, tmp_path):
-    build = fw.build_copy(fw.EXAMPLE, tmp_path / "project", TARGET, "verbose=1").require_ok()
+    build = build_example(fw, tmp_path, "verbose=1")
     out = build.result.stdout
     assert "arm-none-eabi-gcc" in out, build.result.describe()
     compiles = [line for line in out.splitlines() if "arm-none-eabi-gcc" in line and " -c " in line]

@@ -101,6 +101,7 @@ def misplaced(fw, tmp_path):
         text.replace(FLASH_ORIGIN, "ORIGIN = {{ (rom.start + 0x1000)|hex }}")
     )
     fw.edit_project(project, linker_template="moved.ld.j2")
+    fw.set_overrides(project, TARGET)  # the plain layout: the application at the flash start
     return project
 
 

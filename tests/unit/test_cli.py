@@ -17,7 +17,8 @@ def test_targets_lists_public_targets_only(capsys):
 def test_layout_table_and_json(capsys):
     assert main(["layout", "K64F", "--project", EXAMPLE]) == 0
     out = capsys.readouterr().out
-    assert "application  0x00000000  0x00100000  1 MiB" in out
+    assert "application  0x00008400  0x00084000  495 KiB" in out
+    assert "candidate    0x00084000  0x00100000  496 KiB" in out
     assert main(["layout", "NUCLEO_F429ZI", "--project", EXAMPLE, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["target"] == "NUCLEO_F429ZI" and data["mode"] == "none"
