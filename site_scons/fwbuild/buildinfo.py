@@ -58,3 +58,31 @@ def build_info(
         }
     info = {**meta, "toolchain": dict(tools), "packages": package_versions(), "outputs": files}
     return json.dumps(info, indent=2, sort_keys=True) + "\n"
+
+
+def verify_build(info_path: Path, prefix: str = "arm-none-eabi-") -> list[str]:
+    """Re-hash the outputs a build-info.json records (paths relative to its folder) and
+    compare the toolchain now on PATH with the recorded one; returns every mismatch."""
+    info = json.loads(info_path.read_text())
+    folder = info_path.parent
+    problems = []
+    for name, record in sorted(info.get("outputs", {}).items()):
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != record["sha256"]:
+            problems.append(
+                f"{name}: SHA-256 {digest[:16]}... ({len(data)} bytes), the record says "
+                f"{record['sha256'][:16]}... ({record['size']} bytes)"
+            )
+    tools = {"cc": prefix + "gcc", "objcopy": prefix + "objcopy"}
+    for key, recorded in sorted(info.get("toolchain", {}).items()):
+        now = tool_version(tools.get(key, key))
+        if now != recorded:
+            problems.append(
+                f"toolchain {key}: {tools.get(key, key)} is '{now}', the record says '{recorded}'"
+            )
+    return problems

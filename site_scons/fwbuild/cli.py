@@ -284,6 +284,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_build(args: argparse.Namespace) -> int:
+    import json
+
+    from fwbuild.buildinfo import verify_build
+
+    path = Path(args.info)
+    try:
+        problems = verify_build(path, args.prefix)
+    except OSError as exc:
+        raise FwbuildError(
+            f"{path}: cannot read it ({exc.strerror}); give a build's build-info.json"
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FwbuildError(f"{path}: not a build-info.json fwbuild wrote ({exc})") from None
+    for problem in problems:
+        print(f"mismatch: {problem}")
+    if problems:
+        return 1
+    count = len(json.loads(path.read_text()).get("outputs", {}))
+    print(f"ok: {count} outputs and the toolchain match {path}")
+    return 0
+
+
 def cmd_getpub(args: argparse.Namespace) -> int:
     from fwbuild.keys import load_public_key, public_key_c
 
@@ -370,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print an MCUboot image's header, TLVs and trailer")
     p.add_argument("image")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("verify-build", help="re-hash a build's outputs against its build-info.json")
+    p.add_argument("info", help="build/<target>/build-info.json")
+    p.add_argument("--prefix", default="arm-none-eabi-", help="toolchain prefix (default arm-none-eabi-)")
+    p.set_defaults(func=cmd_verify_build)
 
     p = sub.add_parser("getpub", help="export a key's public half")
     p.add_argument("key")

@@ -68,6 +68,7 @@ class Project:
     linker_template: Path | None
     overrides: dict[str, dict[str, Sourced]] = field(hash=False, compare=False)
     signing: SigningConfig = SigningConfig()
+    toolchain_gcc: str | None = None  # pinned compiler version (toolchain.gcc)
 
     def target_set(self) -> TargetSet:
         return TargetSet(self.targets_dirs)
@@ -121,6 +122,7 @@ def load_project(root: Path | str) -> Project:
         linker_template=template_path if template is not None else None,
         overrides=overrides,
         signing=signing,
+        toolchain_gcc=data.get("toolchain", {}).get("gcc"),
     )
 
 
@@ -151,3 +153,9 @@ def _signing(root: Path, path: Path, data: dict) -> SigningConfig:
         pad=bool(data.get("pad", False) or data.get("confirm", False)),
         confirm=bool(data.get("confirm", False)),
     )
+
+
+def version_matches(pinned: str, found: str) -> bool:
+    """ "12.2" accepts 12.2 and 12.2.x; "12.2.1" only 12.2.1."""
+    want, have = pinned.split("."), found.strip().split(".")
+    return have[: len(want)] == want

@@ -233,12 +233,29 @@ def _resolved(env):
 
 
 def _check_toolchain(env):
+    if env.get("FW_TOOLCHAIN_CHECKED"):
+        return
     compiler = env.subst("$CC")
     if not env.WhereIs(compiler):
         _die(
             f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
             "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
         )
+    project = _resolved(env).project
+    if project.toolchain_gcc:
+        from fwbuild.project import version_matches
+
+        found = subprocess.run([compiler, "-dumpversion"], capture_output=True, text=True, env=env["ENV"])
+        version = found.stdout.strip() or "unknown"
+        if not version_matches(project.toolchain_gcc, version):
+            message = (
+                f"{project.file}: toolchain.gcc: the project pins {project.toolchain_gcc} but {compiler} "
+                f"is {version}"
+            )
+            if env["FW_PROFILE"] == "release":
+                _die(message + "; a release build needs the pinned compiler: install it, or change the pin")
+            print(f"warning: {message}; this debug build may differ from a release build", file=sys.stderr)
+    env["FW_TOOLCHAIN_CHECKED"] = True
 
 
 def _layout_files(env):
