@@ -1,0 +1,149 @@
+"""Reproducible release builds: the same sources give the same bytes in any folder, a
+shared cache serves a second checkout without compiling, and build-info.json lets a
+release engineer check a rebuild."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+EPOCH = "1700000000"
+
+
+@pytest.fixture(autouse=True)
+def fixed_epoch(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+
+
+def outputs(build_dir: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(build_dir).as_posix(): p.read_bytes()
+        for p in sorted(build_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+def checkout(fw, where: Path) -> Path:
+    return fw.copy_project(fw.EXAMPLE, where)
+
+
+@pytest.mark.parametrize("target", ["K64F", "MPS2_AN385"])
+def test_two_folders_give_the_same_bytes(fw, tmp_path, key_files, target):
+    first = checkout(fw, tmp_path / "a" / "fw")
+    second = checkout(fw, tmp_path / "elsewhere" / "much" / "deeper" / "firmware-repo")
+    for project in (first, second):
+        result = fw.run_scons(project, target, "profile=release", f"sign_key={key_files['ecdsa-p256']}")
+        assert result.returncode == 0, result.describe()
+    one, two = outputs(first / "build" / target), outputs(second / "build" / target)
+    expected = {"app.elf", "app.bin", "app.hex", "app-signed.bin", "app-signed.hex", "combined.bin",
+                "combined.hex", "layout.json", "build-info.json", "bootloader/bootloader.elf"}  # fmt: skip
+    assert expected <= set(one)
+    assert sorted(one) == sorted(two)
+    different = [name for name in one if one[name] != two[name]]
+    assert different == [], f"differ between the two folders: {different}"
+    assert str(first).encode() not in one["app.elf"]  # the checkout's path never reaches debug info
+
+
+def test_changing_the_epoch_changes_only_the_timestamp(fw, tmp_path, monkeypatch):
+    """With an Mbed header the epoch is the firmware timestamp: it and what covers it
+    change (header CRC, slot image, merge, build-info), nothing else."""
+    project = checkout(fw, tmp_path / "fw")
+    fw.set_overrides(
+        project, "K64F", bootloader_img="@bootloader", bootloader_size="0x8000", header_offset="0x8000",
+        header_format="mbed-v2",
+    )  # fmt: skip
+    out = project / "build" / "K64F"
+    assert fw.run_scons(project, "K64F").returncode == 0
+    before = outputs(out)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(EPOCH) + 86400))
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 0, result.describe()
+    after = outputs(out)
+    changed = sorted(name for name in before if before[name] != after[name])
+    slot = ["app-signed.bin", "app-signed.hex", "app-signed.sig"]
+    assert changed == [*slot, "build-info.json", "combined.bin", "combined.hex"]
+    old, new = before["app-signed.bin"], after["app-signed.bin"]
+    diff = [i for i in range(len(old)) if old[i] != new[i]]
+    assert diff and all(8 <= i < 16 or 108 <= i < 112 for i in diff), diff  # timestamp and header CRC
+    assert json.loads(after["build-info.json"])["source_date_epoch"] == str(int(EPOCH) + 86400)
+
+
+def write_logging_wrapper(path: Path, log: Path) -> Path:
+    path.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def test_shared_cache_serves_another_checkout_without_compiling(fw, tmp_path):
+    cache = tmp_path / "cache"
+    log = tmp_path / "compiles.log"
+    wrapper = write_logging_wrapper(tmp_path / "count-cc", log)
+    args = [f"cache_dir={cache}", f"cc_prefix={wrapper}"]
+    first = checkout(fw, tmp_path / "ci-agent-1" / "fw")
+    result = fw.run_scons(first, "K64F", *args)
+    assert result.returncode == 0, result.describe()
+    assert len(log.read_text().splitlines()) == 8  # app 3 + bootloader 5 sources, through the wrapper
+    log.unlink()
+
+    second = checkout(fw, tmp_path / "ci-agent-2" / "checkout" / "fw")
+    result = fw.run_scons(second, "K64F", *args)
+    assert result.returncode == 0, result.describe()
+    assert not log.exists(), "the second checkout compiled:\n" + log.read_text()
+    assert result.count("CC") == 0 and result.count("LINK") == 0, result.describe()
+    assert "Retrieved `build/K64F/app.elf' from cache" in result.stdout
+    assert "Retrieved `build/K64F/bootloader/bootloader.elf' from cache" in result.stdout
+    assert outputs(first / "build/K64F") == outputs(second / "build/K64F")
+
+    cold = checkout(fw, tmp_path / "cold" / "fw")
+    assert fw.run_scons(cold, "K64F").returncode == 0  # no cache: a cold build gives the same bytes
+    assert outputs(cold / "build/K64F") == outputs(second / "build/K64F")
+
+
+def test_verify_build_checks_outputs_and_toolchain(fw, tmp_path):
+    project = checkout(fw, tmp_path / "fw")
+    assert fw.run_scons(project, "K64F").returncode == 0
+    info = project / "build/K64F/build-info.json"
+    good = fw.run_fwbuild("verify-build", info)
+    assert good.returncode == 0 and good.stdout.startswith("ok: 14 outputs"), good.describe()
+
+    combined = project / "build/K64F/combined.bin"
+    combined.write_bytes(combined.read_bytes()[:-1] + b"\x00")
+    record = json.loads(info.read_text())
+    record["toolchain"]["cc"] = "arm-none-eabi-gcc (other) 9.9.9"
+    info.write_text(json.dumps(record))
+    bad = fw.run_fwbuild("verify-build", info)
+    assert bad.returncode == 1, bad.describe()
+    assert "mismatch: combined.bin: SHA-256" in bad.stdout
+    assert "mismatch: toolchain cc: arm-none-eabi-gcc is" in bad.stdout and "9.9.9" in bad.stdout
+
+
+def test_build_info_records_what_a_release_needs(fw, tmp_path, key_files):
+    project = checkout(fw, tmp_path / "fw")
+    result = fw.run_scons(project, "MPS2_AN385", "profile=release", f"sign_key={key_files['ed25519']}")
+    assert result.returncode == 0, result.describe()
+    info = json.loads((project / "build/MPS2_AN385/build-info.json").read_text())
+    assert info["source_date_epoch"] == EPOCH and info["profile"] == "release"
+    assert info["signature"] == "ed25519, deterministic" and len(info["signing_key_sha256"]) == 64
+    assert "arm-none-eabi-gcc" in info["toolchain"]["cc"] and "objcopy" in info["toolchain"]["objcopy"]
+    assert {"fwbuild", "scons", "cryptography", "intelhex", "pyelftools"} <= set(info["packages"])
+    assert len(info["config_sha256"]) == 64
+    text = json.dumps(info)
+    assert str(project) not in text and str(key_files["ed25519"]) not in text
+
+
+@pytest.mark.parametrize("profile, status", [("debug", 0), ("release", 2)])
+def test_pinned_compiler(fw, tmp_path, key_files, profile, status):
+    project = checkout(fw, tmp_path / "fw")
+    fw.edit_project(project, toolchain={"gcc": "9.3.1"})
+    result = fw.run_scons(project, "K64F", f"profile={profile}", f"sign_key={key_files['ecdsa-p256']}")
+    assert result.returncode == status, result.describe()
+    text = " ".join(result.stderr.split())
+    assert "toolchain.gcc: the project pins 9.3.1 but arm-none-eabi-gcc is 12." in text, text
+    found = subprocess.run(["arm-none-eabi-gcc", "-dumpversion"], capture_output=True, text=True).stdout
+    fw.edit_project(project, toolchain={"gcc": ".".join(found.strip().split(".")[:2])})
+    again = fw.run_scons(project, "K64F", f"profile={profile}", f"sign_key={key_files['ecdsa-p256']}")
+    assert again.returncode == 0 and "toolchain.gcc" not in again.stderr, again.describe()
