@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -148,6 +149,28 @@ def run_qemu(
         stdin=subprocess.DEVNULL,
     )
     return proc.returncode, proc.stderr + proc.stdout
+
+
+def kill_build_after(project: Path, target: str, step: str, *args: str) -> int:
+    """Start ``scons target=...`` (one job), SIGKILL its whole process group as soon as the
+    log shows ``step`` (the step's action is then running), and wait for it. Returns the
+    exit status: -SIGKILL when it was killed."""
+    require_tools()
+    env = {**_env(), "PYTHONUNBUFFERED": "1"}
+    argv = [str(SCONS), "-C", str(project), "-j1", f"target={target}", *args]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.rstrip("\n") == step:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.stdout.close()
+        proc.wait(timeout=BUILD_TIMEOUT)
+    return proc.returncode
 
 
 def next_second() -> None:

@@ -5,6 +5,7 @@ release engineer check a rebuild."""
 from __future__ import annotations
 
 import json
+import signal
 import stat
 import subprocess
 from pathlib import Path
@@ -147,3 +148,31 @@ def test_pinned_compiler(fw, tmp_path, key_files, profile, status):
     fw.edit_project(project, toolchain={"gcc": ".".join(found.strip().split(".")[:2])})
     again = fw.run_scons(project, "K64F", f"profile={profile}", f"sign_key={key_files['ecdsa-p256']}")
     assert again.returncode == 0 and "toolchain.gcc" not in again.stderr, again.describe()
+
+
+def test_killed_builds_lose_nothing(fw, tmp_path):
+    """SIGKILL the whole scons process group right after the log shows one of 20 steps
+    (compile, link, sign, merge ...), then build again: every output must equal a clean
+    build's. Outputs are written to temporary names and renamed into place."""
+    reference = checkout(fw, tmp_path / "reference")
+    clean = fw.run_scons(reference, "MPS2_AN385", jobs=1)
+    assert clean.returncode == 0, clean.describe()
+    expected = outputs(reference / "build/MPS2_AN385")
+    steps = [f"{verb} {name}" for verb, name in clean.steps]
+    assert any(s.startswith("SIGN") for s in steps) and any(s.startswith("MERGE") for s in steps)
+    moments = sorted({round(i * (len(steps) - 1) / 19) for i in range(20)} | {steps.index(s) for s in steps
+                     if s.startswith(("LINK", "SIGN", "MERGE"))})  # fmt: skip
+
+    killed_during = []
+    for moment in moments:
+        project = checkout(fw, tmp_path / f"victim-{moment}")
+        status = fw.kill_build_after(project, "MPS2_AN385", steps[moment])
+        assert status == -signal.SIGKILL, f"the build was not killed during {steps[moment]}"
+        killed_during.append(steps[moment])
+        again = fw.run_scons(project, "MPS2_AN385")
+        assert again.returncode == 0, f"after a kill during {steps[moment]}\n{again.describe()}"
+        got = {k: v for k, v in outputs(project / "build/MPS2_AN385").items() if not k.endswith(".tmp")}
+        wrong = sorted(k for k in expected if got.get(k) != expected[k])
+        assert not wrong, f"after a kill during {steps[moment]}: {wrong} differ from a clean build"
+        assert sorted(got) == sorted(expected)
+    assert len(moments) >= 20 and any(k.startswith("SIGN") for k in killed_during), killed_during
