@@ -5,9 +5,14 @@ release engineer check a rebuild."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
+import socket
 import stat
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +181,54 @@ def test_killed_builds_lose_nothing(fw, tmp_path):
         assert not wrong, f"after a kill during {steps[moment]}: {wrong} differ from a clean build"
         assert sorted(got) == sorted(expected)
     assert len(moments) >= 20 and any(k.startswith("SIGN") for k in killed_during), killed_during
+
+
+@pytest.fixture
+def distccd():
+    """Debian's distccd on 127.0.0.1 only, on a free port, stopped at the end. As root it
+    drops to its own user, so its log lives in a folder anyone may write."""
+    if shutil.which("distccd") is None or shutil.which("distcc") is None:
+        pytest.fail("missing distcc/distccd: run ./setup.sh", pytrace=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # pytest's own folders are private to root; distccd's user must reach its log.
+    folder = Path(tempfile.mkdtemp(prefix="fwbuild-distccd-"))
+    folder.chmod(0o777)
+    log = folder / "distccd.log"
+    daemon = subprocess.Popen(
+        ["distccd", "--daemon", "--no-detach", "--allow", "127.0.0.1", "--listen", "127.0.0.1",
+         "--port", str(port), "--log-file", str(log), "--log-level", "info"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(100):  # until it listens
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield port, log
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)  # the daemon and its pre-forked workers
+        daemon.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_distcc_farm_compiles_and_gives_the_same_bytes(fw, tmp_path, key_files, distccd, monkeypatch):
+    port, log = distccd
+    monkeypatch.setenv("DISTCC_HOSTS", f"127.0.0.1:{port}")
+    monkeypatch.setenv("DISTCC_FALLBACK", "0")  # fail rather than quietly compile locally
+    (tmp_path / "distcc-client").mkdir()
+    monkeypatch.setenv("DISTCC_DIR", str(tmp_path / "distcc-client"))
+    release = ["profile=release", f"sign_key={key_files['ecdsa-p256']}"]
+    remote = checkout(fw, tmp_path / "remote" / "fw")
+    result = fw.run_scons(remote, "K64F", "cc_prefix=distcc", *release)
+    assert result.returncode == 0, result.describe()
+    compiled = [line for line in log.read_text().splitlines() if "COMPILE_OK" in line]
+    assert len(compiled) == 8, log.read_text()  # every source went through the daemon
+    assert any("bootloader/sha256.c" in line for line in compiled)
+
+    local = checkout(fw, tmp_path / "local" / "fw")
+    assert fw.run_scons(local, "K64F", *release).returncode == 0
+    assert outputs(remote / "build/K64F") == outputs(local / "build/K64F")
