@@ -334,12 +334,26 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
+_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_LAYOUT", "FW_LAYOUT_NODES")
+
+
 def Firmware(env, app, bootloader=None):
     """The whole pipeline the layout asks for: the application, then in managed mode the
     bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
     header, and the combined image. Returns every output node."""
     from fwbuild.layout import BUILT_BOOTLOADER
 
+    targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
+    if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
+        nodes = []
+        for name in targets:
+            one = env.Clone(FW_TARGET=name, FW_TARGETS=[name])
+            for key in _PER_TARGET_KEYS:
+                if key in one:
+                    del one[key]
+            nodes += one.Firmware(app, bootloader)
+        env["FW_FIRMWARE_DONE"] = True
+        return nodes
     layout = _resolved(env).layout
     build = env.Dir("$FW_BUILD_DIR")
     app_nodes = env.FirmwareProgram("app", app)
@@ -378,9 +392,11 @@ def Firmware(env, app, bootloader=None):
 
 
 def _run_alias(env, image):
-    """``scons run``: build, then boot ``image`` in the target's emulator and show its console."""
-    run = env.Alias("run", image, SCons.Action.Action(_run_action, "RUN $SOURCE"))
-    env.AlwaysBuild(run)
+    """``scons run``: build, then boot ``image`` in the target's emulator and show its console.
+    With several targets, only those with an emulator join the alias."""
+    if env["FW_RESOLVED"].target.emulator or len(env.get("FW_ALL_TARGETS", [])) <= 1:
+        run = env.Alias("run", image, SCons.Action.Action(_run_action, "RUN $SOURCE"))
+        env.AlwaysBuild(run)
 
 
 def _run_action(target, source, env):
@@ -681,7 +697,9 @@ _post_build_builder = SCons.Builder.Builder(action=SCons.Action.Action(_post_bui
 def _variables(env):
     variables = SCons.Script.Variables(None, SCons.Script.ARGUMENTS)
     variables.Add(
-        "target", "target to build (see: fwbuild targets)", env.get("FW_DEFAULT_TARGET", DEFAULT_TARGET)
+        "target",
+        "target to build (see: fwbuild targets); all, or A,B, builds several in one run",
+        env.get("FW_DEFAULT_TARGET", DEFAULT_TARGET),
     )
     variables.Add("profile", "build profile: " + " or ".join(PROFILES), "debug")
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
@@ -740,6 +758,9 @@ def generate(env):
     variables.Update(env)
     SCons.Script.Help(variables.GenerateHelpText(env), append=True)
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
+    if env["FW_TARGET"] == "all" or "," in env["FW_TARGET"]:
+        env["FW_TARGETS"] = env["FW_ALL_TARGETS"] = _target_list(env, env["FW_TARGET"])
+        env["FW_TARGET"] = env["FW_TARGETS"][0]
     env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
     env["FW_CC_PREFIX"] = env["cc_prefix"]
@@ -820,6 +841,20 @@ def generate(env):
 
     if SCons.Script.GetOption("help"):
         _help_targets(env)
+
+
+def _target_list(env, text):
+    """``all`` (every public target) or a comma-separated list of names."""
+    if text != "all":
+        return [name.strip() for name in text.split(",") if name.strip()]
+    from fwbuild.project import load_project
+
+    try:
+        return (
+            load_project(env.get("FW_PROJECT") or env.Dir(".").srcnode().abspath).target_set().public_names()
+        )
+    except FwbuildError as exc:
+        _die(str(exc))
 
 
 def _help_targets(env):

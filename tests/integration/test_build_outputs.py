@@ -126,3 +126,15 @@ def test_quick_start_from_the_repository_root(fw, tmp_path):
         assert result.returncode == 0, result.describe()
         assert (root / "build" / target / "app.elf").is_file()
     assert (root / "build/MPS2_AN385/combined.bin").is_file()
+
+
+def test_all_targets_in_one_run(fw, tmp_path):
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    result = fw.run_scons(project, "all")
+    assert result.returncode == 0, result.describe()
+    for target in fw.public_targets():
+        assert (project / "build" / target / "app.elf").is_file(), target
+        assert (project / "build" / target / "build-info.json").is_file(), target
+    assert (project / "build/K64F/combined.bin").is_file()
+    again = fw.run_scons(project, "K64F,MPS2_AN385")
+    assert again.returncode == 0 and again.steps == [], again.describe()
