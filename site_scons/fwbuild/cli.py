@@ -59,7 +59,7 @@ def cmd_layout(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from fwbuild.fileio import write_atomic
-    from fwbuild.image import hex_text, merge, read_parts
+    from fwbuild.image import hex_chunks, merge, read_parts
 
     parts = []
     for spec in args.parts:
@@ -82,7 +82,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         from fwbuild.image import check_overlaps
 
         check_overlaps(parts)
-        write_atomic(out, hex_text(parts))
+        write_atomic(out, hex_chunks(parts))
     else:
         start, end = min(p.start for p in parts), max(p.end for p in parts)
         write_atomic(out, merge(parts, start, end, args.fill))
@@ -114,7 +114,7 @@ def _resolved_or_none(args: argparse.Namespace):
 
 def cmd_sign(args: argparse.Namespace) -> int:
     from fwbuild.fileio import write_atomic
-    from fwbuild.image import Part, hex_text
+    from fwbuild.image import Part, hex_chunks
     from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
     from fwbuild.project import SigningConfig
     from fwbuild.signing import choose_signer, detached_signature, image_options
@@ -160,7 +160,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         data = make_image(payload, _cli_options(options, args), signer)
     out = Path(args.output)
     if out.suffix.lower() == ".hex":
-        write_atomic(out, hex_text([Part("slot", base or 0, data)]))
+        write_atomic(out, hex_chunks([Part("slot", base or 0, data)]))
     else:
         write_atomic(out, data)
     if signature is not None:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: Path | str, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, then rename it into place."""
+def write_atomic(path: Path | str, data: bytes | bytearray | str | Iterable[str | bytes]) -> None:
+    """Write to a temporary file in the same folder, then rename it into place. ``data``
+    may be an iterable of pieces (Intel HEX text of a large image), written as they come."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    pieces = [data] if isinstance(data, (bytes, bytearray, str)) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for piece in pieces:
+                out.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -144,28 +144,32 @@ def make_image(payload: bytes, options: ImageOptions, signer: Signer | None) -> 
         0,
     )
     padding = bytes([options.erased_value]) * (options.header_size - HEADER_SIZE)
-    hashed = header + padding + payload + protected_area
-    digest = hashlib.sha256(hashed).digest()
+    hashed = (header, padding, payload, protected_area)
+    sha = hashlib.sha256()
+    for piece in hashed:  # hashed in place: no copy of the payload just to hash it
+        sha.update(piece)
+    digest = sha.digest()
     tlvs = [(TLV_SHA256, digest)]
     if signer is not None:
         tlvs.append((TLV_KEYHASH, signer.public.key_hash))
         tlvs.append((signer.public.signature_tlv, signer.sign_digest(digest)))
-    image = hashed + _area(TLV_INFO_MAGIC, tlvs)
+    pieces = [*hashed, _area(TLV_INFO_MAGIC, tlvs)]
+    length = sum(len(p) for p in pieces)
     if options.slot_size is not None:
-        _check_fits(image, options)
+        _check_fits(length, options)
     if options.pad or options.confirm:
-        image += _trailer_padding(len(image), options)
-    return image
+        pieces.append(_trailer_padding(length, options))
+    return b"".join(pieces)  # one allocation of the final size
 
 
-def _check_fits(image: bytes, options: ImageOptions) -> None:
+def _check_fits(length: int, options: ImageOptions) -> None:
     assert options.slot_size is not None
     tsize = trailer_size(options.align) if options.align in TRAILER_ALIGNS else 0
-    over = len(image) + tsize - options.slot_size
+    over = length + tsize - options.slot_size
     if over > 0:
         trailer = f" + the {tsize}-byte swap trailer" if tsize else ""
         raise ImageError(
-            f"the signed image ({len(image)} bytes: header, application and TLVs){trailer} does not "
+            f"the signed image ({length} bytes: header, application and TLVs){trailer} does not "
             f"fit its {options.slot_size}-byte slot: {over} bytes too many; shrink the application "
             "or enlarge the slot (restrict_size, candidate_offset)"
         )

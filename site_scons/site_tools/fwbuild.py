@@ -156,10 +156,10 @@ def _hook_context(env, hook, image, nodes):
 
 def _bin_to_hex(target, source, env):
     """The .hex at the program's link address, from the .bin after link-stage hooks."""
-    from fwbuild.image import Part, hex_text
+    from fwbuild.image import Part, hex_chunks
 
     data = Path(source[0].abspath).read_bytes()
-    write_atomic(target[0].abspath, hex_text([Part(source[0].name, env["FW_PROGRAM_START"], data)]))
+    write_atomic(target[0].abspath, hex_chunks([Part(source[0].name, env["FW_PROGRAM_START"], data)]))
 
 
 def _image_hook_action(target, source, env):
@@ -628,7 +628,7 @@ def _signer(env):
 
 
 def _slot_action(target, source, env):
-    from fwbuild.image import Part, hex_text
+    from fwbuild.image import Part, hex_chunks
     from fwbuild.signing import detached_signature, mcuboot_slot_image
     from fwbuild.slot import mbed_slot_image
 
@@ -647,7 +647,7 @@ def _slot_action(target, source, env):
     except FwbuildError as exc:
         raise _user_error(exc) from None
     write_atomic(outputs[0], data)
-    write_atomic(outputs[1], hex_text([Part("slot", layout.region("header").start, data)]))
+    write_atomic(outputs[1], hex_chunks([Part("slot", layout.region("header").start, data)]))
     if signature is not None:
         write_atomic(outputs[2], signature)
 
@@ -662,7 +662,7 @@ def _post_build_action(target, source, env):
 
 
 def _combine_action(target, source, env):
-    from fwbuild.image import Part, hex_text, read_parts
+    from fwbuild.image import Part, hex_chunks, read_parts
     from fwbuild.slot import (
         check_link_hooks,
         check_reserved_bytes,
@@ -684,7 +684,7 @@ def _combine_action(target, source, env):
     except FwbuildError as exc:
         raise _user_error(exc) from None
     write_atomic(target[0].abspath, data)
-    write_atomic(target[1].abspath, hex_text(parts + nvm))
+    write_atomic(target[1].abspath, hex_chunks(parts + nvm))
 
 
 _slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))
