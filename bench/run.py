@@ -148,9 +148,13 @@ def bench_pipeline(work: Path) -> list[dict]:
 
 
 # -- 2-4. builds -------------------------------------------------------------------------
+# As on a user's machine: Python caches compiled modules (a CI image may turn that off).
+SCONS_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def scons(project: Path, *args: str) -> tuple[float, str]:
     start = time.perf_counter()
-    result = subprocess.run([SCONS, "-C", str(project), *args], capture_output=True, text=True)
+    result = subprocess.run([SCONS, "-C", str(project), *args], capture_output=True, text=True, env=SCONS_ENV)
     elapsed = time.perf_counter() - start
     if result.returncode:
         raise SystemExit(f"scons {' '.join(args)} failed in {project}:\n{result.stdout}\n{result.stderr}")

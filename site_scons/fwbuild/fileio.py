@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +12,8 @@ def write_atomic(path: Path | str, data: bytes | bytearray | str | Iterable[str 
     may be an iterable of pieces (Intel HEX text of a large image), written as they come."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     pieces = [data] if isinstance(data, (bytes, bytearray, str)) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import subprocess
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -158,6 +157,8 @@ def run_repo_hook(hook: RepoHook, ctx: HookContext, output: Path | None) -> None
 def run_hook_command(command: str, ctx: HookContext, base_env: Mapping[str, str]) -> None:
     """Run a hook command line with the FWBUILD_* context in its environment; its output
     goes to the build log."""
+    import subprocess
+
     result = subprocess.run(command, shell=True, env={**base_env, **ctx.environment()}, cwd=ctx.build_dir)
     if result.returncode:
         raise HookError(

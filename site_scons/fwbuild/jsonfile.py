@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fwbuild.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fwbuild.readcache import ReadCache
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
 
@@ -50,10 +54,20 @@ def json_path(parts: Any) -> str:
     return out
 
 
-def validate(data: Any, schema_name: str, path: Path) -> None:
-    """Check ``data`` against a schema; raise ConfigError for the first problem found."""
+def validate(data: Any, schema_name: str, path: Path, cache: ReadCache | None = None) -> None:
+    """Check ``data`` against a schema; raise ConfigError for the first problem found.
+    With a ``cache``, data that passed this schema before is not checked again."""
+    key = None
+    if cache is not None:
+        schema = (SCHEMA_DIR / schema_name).read_bytes()
+        text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        key = "valid:" + hashlib.sha256(schema + b"\0" + text).hexdigest()
+        if cache.get(key):
+            return
     errors = sorted(_validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
+        if cache is not None and key is not None:
+            cache.put(key, True)
         return
     err = _most_useful(errors[0])
     problem, fix = _describe(err)

@@ -16,22 +16,16 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from fwbuild.errors import FwbuildError
+from fwbuild.keyfacts import DEVELOPMENT_KEY_HASHES, SIGNATURE_TLV, KeyFacts
 
 PASSWORD_VARIABLE = "FWBUILD_SIGNING_KEY_PASSWORD"
-
-# MCUboot signature TLV per key kind.
-SIGNATURE_TLV = {"ecdsa-p256": 0x22, "ed25519": 0x24, "rsa-2048": 0x20, "rsa-3072": 0x23}
-
-# KEYHASH of example_project/keys/dev-signing-key.pem: release builds refuse it whatever
-# the file is called.
-DEVELOPMENT_KEY_HASHES = frozenset({"1f87116c0ef3329ab9a871adaa1bb728e27444938ac825ec6f148fa7e4a011f2"})
 
 
 class SigningKeyError(FwbuildError):
@@ -72,6 +66,10 @@ class PublicKey:
     def is_development_key(self) -> bool:
         return self.key_hash.hex() in DEVELOPMENT_KEY_HASHES
 
+    @property
+    def facts(self) -> KeyFacts:
+        return KeyFacts(self.kind, self.key_hash)
+
     def pem(self) -> str:
         return self.key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -88,14 +86,6 @@ class PublicKey:
         except (InvalidSignature, ValueError):
             return False
         return True
-
-
-class Signer(Protocol):
-    public: PublicKey
-    deterministic: bool
-    description: str
-
-    def sign_digest(self, digest: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ bytes before this field). Mbed computes "CRCITT32" as standard CRC-32 (zlib's); 
 
 from __future__ import annotations
 
-import hashlib
 import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +137,9 @@ def build_header(header_format: Any, images: Mapping[str, bytes], timestamp: int
 
 
 def _digest(kind: str, data: bytes) -> bytes:
+    import hashlib
+    import zlib
+
     if kind == "SHA256":
         return hashlib.sha256(data).digest()
     if kind == "SHA512":

@@ -16,11 +16,15 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fwbuild.errors import FwbuildError, ImageError
-from fwbuild.keys import SIGNATURE_TLV, PublicKey, Signer
+from fwbuild.keyfacts import SIGNATURE_TLV, Signer
 from fwbuild.project import Version
 from fwbuild.values import hex32
+
+if TYPE_CHECKING:
+    from fwbuild.keys import PublicKey
 
 IMAGE_MAGIC = 0x96F3B83D
 HEADER_SIZE = 32

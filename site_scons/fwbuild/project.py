@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
 from fwbuild.targets import Sourced, Target, TargetSet
 from fwbuild.values import parse_int
+
+if TYPE_CHECKING:
+    from fwbuild.readcache import ReadCache
 
 PROJECT_FILE = "fwbuild.json"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\+(\d+))?$")
@@ -70,8 +74,8 @@ class Project:
     signing: SigningConfig = SigningConfig()
     toolchain_gcc: str | None = None  # pinned compiler version (toolchain.gcc)
 
-    def target_set(self) -> TargetSet:
-        return TargetSet(self.targets_dirs)
+    def target_set(self, cache: ReadCache | None = None) -> TargetSet:
+        return TargetSet(self.targets_dirs, cache)
 
     def overrides_for(self, target: Target, targets: TargetSet) -> dict[str, Sourced]:
         """Layout keys for a target: "*" first, then each name in its chain, most specific last."""
@@ -81,7 +85,7 @@ class Project:
         return merged
 
 
-def load_project(root: Path | str) -> Project:
+def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
     """Read ``fwbuild.json`` under ``root``; a folder without one gets the defaults."""
     root = Path(root).resolve()
     if not root.is_dir():
@@ -90,7 +94,7 @@ def load_project(root: Path | str) -> Project:
     if not path.exists():
         return Project(root, None, root.name, Version(0, 0, 0), (), None, {})
     data = read_json(path)
-    validate(data, "project-schema.json", path)
+    validate(data, "project-schema.json", path, cache)
     try:
         version = Version.parse(data.get("version", "0.0.0"))
     except ValueError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fwbuild.layout import Layout, compute_layout
 from fwbuild.project import Project, load_project
+from fwbuild.readcache import ReadCache
 from fwbuild.targets import Target, TargetSet
 
 
@@ -18,10 +19,11 @@ class Resolved:
     layout: Layout
 
 
-def resolve(project_root: Path | str, target_name: str) -> Resolved:
-    """Read ``fwbuild.json``, resolve the target with the overrides, compute the layout."""
-    project = load_project(project_root)
-    targets = project.target_set()
+def resolve(project_root: Path | str, target_name: str, cache: ReadCache | None = None) -> Resolved:
+    """Read ``fwbuild.json``, resolve the target with the overrides, compute the layout.
+    ``cache`` remembers which config files already passed their schema."""
+    project = load_project(project_root, cache)
+    targets = project.target_set(cache)
     base = targets.resolve(target_name)
     target = targets.resolve(target_name, project.overrides_for(base, targets))
     return Resolved(project, targets, target, compute_layout(target))

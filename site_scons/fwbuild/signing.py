@@ -7,17 +7,20 @@ The key comes from ``sign_key=`` (SCons) or ``--key`` (CLI), else FWBUILD_SIGNIN
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fwbuild.errors import ConfigError, ImageError
-from fwbuild.keys import CommandSigner, Signer, load_private_key, load_public_key
+from fwbuild.keyfacts import DeferredKey, KeyFacts, Signer
 from fwbuild.layout import Layout
-from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
 from fwbuild.project import Project, SigningConfig, Version
+from fwbuild.readcache import ReadCache
+
+if TYPE_CHECKING:
+    from fwbuild.mcuboot import ImageOptions
 
 KEY_VARIABLE = "FWBUILD_SIGNING_KEY"
 
@@ -48,6 +51,7 @@ def choose_signer(
     command_override: str | None = None,
     environ: Mapping[str, str] = os.environ,
     cwd: Path | None = None,
+    cache: ReadCache | None = None,
 ) -> SignerChoice:
     """The signer for this build, with the release rules: signed, and not with the
     development key."""
@@ -56,6 +60,8 @@ def choose_signer(
     command = command_override or config.sign_command
     signer: Signer | None
     if command:
+        from fwbuild.keys import CommandSigner, load_public_key
+
         if path is None:
             raise ConfigError(
                 config.file or project.root / "fwbuild.json",
@@ -65,7 +71,7 @@ def choose_signer(
             )
         signer = CommandSigner(load_public_key(path, environ), command)
     elif path is not None:
-        signer = load_private_key(path, environ)
+        signer = _private_key(path, environ, cache)
     else:
         signer = None
     if profile == "release":
@@ -87,8 +93,29 @@ def choose_signer(
     return SignerChoice(signer, path, origin)
 
 
+def _private_key(path: Path, environ: Mapping[str, str], cache: ReadCache | None) -> Signer:
+    """The key, or with a cache and an unchanged file, its remembered facts (the key itself
+    is then loaded only if something needs signing)."""
+    try:
+        stat = path.stat()
+        entry = f"key:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        entry = None
+    known = cache.get(entry) if cache is not None and entry else None
+    if known:
+        return DeferredKey(path, KeyFacts(known["kind"], bytes.fromhex(known["key_hash"])), dict(environ))
+    from fwbuild.keys import load_private_key
+
+    key = load_private_key(path, environ)
+    if cache is not None and entry:
+        cache.put(entry, {"kind": key.public.kind, "key_hash": key.public.key_hash.hex()})
+    return key
+
+
 def image_options(layout: Layout, config: SigningConfig, version: Version) -> ImageOptions:
     """MCUboot options exactly as the build uses them (``fwbuild sign --target`` too)."""
+    from fwbuild.mcuboot import ImageOptions, auto_security_counter
+
     header, app = layout.region("header"), layout.application
     if header is None:
         raise ImageError(
@@ -111,12 +138,16 @@ def image_options(layout: Layout, config: SigningConfig, version: Version) -> Im
 def mcuboot_slot_image(
     layout: Layout, config: SigningConfig, version: Version, app: bytes, signer: Signer | None
 ) -> bytes:
+    from fwbuild.mcuboot import make_image
+
     return make_image(app, image_options(layout, config, version), signer)
 
 
 def detached_signature(signer: Signer, data: bytes) -> bytes:
     """For Mbed header formats: a signature over the SHA-256 of exactly ``data``
     (app-signed.bin): DER for ECDSA, 64 raw bytes for Ed25519, PSS for RSA."""
+    import hashlib
+
     return signer.sign_digest(hashlib.sha256(data).digest())
 
 

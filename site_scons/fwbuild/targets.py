@@ -9,14 +9,16 @@ relative to that file.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
 from fwbuild.values import ValueParseError, hex32, parse_int
+
+if TYPE_CHECKING:
+    from fwbuild.readcache import ReadCache
 
 BUILTIN_TARGETS_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
 SCHEMA_FILES = ("schema.json", "project-schema.json")
@@ -141,8 +143,9 @@ class Target:
 class TargetSet:
     """The targets visible to a project: its own folders first, then the shipped ones."""
 
-    def __init__(self, dirs: list[Path] | tuple[Path, ...] = ()):
+    def __init__(self, dirs: list[Path] | tuple[Path, ...] = (), cache: ReadCache | None = None):
         self.dirs = tuple(Path(d) for d in dirs) + (BUILTIN_TARGETS_DIR,)
+        self.cache = cache
         self._files: dict[str, Path] = {}
         for folder in reversed(self.dirs):  # earlier folders win
             if not folder.is_dir():
@@ -167,12 +170,14 @@ class TargetSet:
         if name not in self._raw:
             path = self._files[name]
             data = read_json(path)
-            validate(data, "schema.json", path)
+            validate(data, "schema.json", path, self.cache)
             self._raw[name] = data
         return self._raw[name]
 
     def unknown_target(self, name: str, context: str | None = None) -> ConfigError:
         public = self.public_names()
+        import difflib  # only for the message
+
         close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(public)}"
         return ConfigError(None, context, f"unknown target '{name}'", hint)

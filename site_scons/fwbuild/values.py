@@ -6,17 +6,20 @@ Mbed configs write sizes as ``"0x8000"`` or ``"(40*1024)"``. We parse those with
 
 from __future__ import annotations
 
-import ast
 import operator
+import re
+from typing import Any
 
+# Most values are plain literals; ast (~3 ms to import) is only needed for arithmetic.
+_LITERAL = re.compile(r"(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0|[1-9][0-9_]*)\Z")
 _BINOPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.LShift: operator.lshift,
-    ast.RShift: operator.rshift,
+    "Add": operator.add,
+    "Sub": operator.sub,
+    "Mult": operator.mul,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
+    "LShift": operator.lshift,
+    "RShift": operator.rshift,
 }
 
 
@@ -35,6 +38,10 @@ def parse_int(value: object) -> int:
     text = value.strip()
     if not text:
         raise ValueParseError("expected a number, got an empty string")
+    if _LITERAL.match(text):
+        return int(text, 0)
+    import ast
+
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError:
@@ -42,17 +49,19 @@ def parse_int(value: object) -> int:
     return _evaluate(tree.body, value)
 
 
-def _evaluate(node: ast.AST, source: str) -> int:
+def _evaluate(node: Any, source: str) -> int:
+    import ast
+
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+    if isinstance(node, ast.BinOp) and type(node.op).__name__ in _BINOPS:
         left = _evaluate(node.left, source)
         right = _evaluate(node.right, source)
         if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and right == 0:
             raise ValueParseError(f"{source!r} divides by zero")
         if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right < 64:
             raise ValueParseError(f"{source!r} shifts by {right}")
-        return _BINOPS[type(node.op)](left, right)
+        return _BINOPS[type(node.op).__name__](left, right)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
         # Mbed writes "(1024/4)"; accept true division only when it is exact.
         left = _evaluate(node.left, source)

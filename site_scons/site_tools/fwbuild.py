@@ -224,12 +224,24 @@ def _resolved(env):
     if "FW_RESOLVED" not in env:
         from fwbuild.resolve import resolve
 
+        cache = _read_cache(env)
         try:
-            env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"])
+            env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"], cache)
             env["FW_LAYOUT"] = env["FW_RESOLVED"].layout
         except FwbuildError as exc:
             _die(str(exc))
+        cache.save()
     return env["FW_RESOLVED"]
+
+
+def _read_cache(env):
+    """One ReadCache per run, beside the targets' build folders (build/.fwbuild-cache.json):
+    config files that passed their schema, signing keys' public facts."""
+    if "FW_READ_CACHE" not in env:
+        from fwbuild.readcache import ReadCache
+
+        env["FW_READ_CACHE"] = ReadCache(Path(env.Dir("$FW_BUILD_DIR").dir.abspath) / ".fwbuild-cache.json")
+    return env["FW_READ_CACHE"]
 
 
 def _check_toolchain(env):
@@ -468,9 +480,11 @@ def _build_info_action(target, source, env):
 
 
 def _hooks(env, stage):
+    resolved = _resolved(env)
+    if not resolved.layout.post_build_hooks:
+        return []
     from fwbuild.hooks import hooks_named
 
-    resolved = _resolved(env)
     declared = resolved.target.layout.get("post_build_hooks")  # names the file that set them
     try:
         hooks = hooks_named(resolved.layout.post_build_hooks, declared.file if declared else None)
@@ -564,7 +578,7 @@ def _epoch(env):
 def _slot_image(env, layout, app_bin):
     """app-signed.bin/.hex (+ .sig for Mbed formats with a key): the slot image as the
     bootloader sees it. Its sources carry the signing choice as path-free text."""
-    from fwbuild.signing import image_options, signature_kind
+    from fwbuild.signing import signature_kind
 
     build = env.Dir("$FW_BUILD_DIR")
     epoch = _epoch(env) if layout.header_format != "mcuboot" else None  # Mbed headers carry a time
@@ -578,11 +592,20 @@ def _slot_image(env, layout, app_bin):
     }
     targets = [build.File("app-signed.bin"), build.File("app-signed.hex")]
     if layout.header_format == "mcuboot":
-        try:
-            options = image_options(layout, project.signing, project.version)
-        except FwbuildError as exc:
-            _die(str(exc))
-        described["options"] = repr(options)
+        # What decides the image's bytes, without importing the image code at read time.
+        header, app = layout.region("header"), layout.application
+        config = project.signing
+        described["options"] = [
+            app.start - header.start,
+            app.end - header.start,
+            layout.write_size,
+            layout.erased_value,
+            str(project.version),
+            config.security_counter,
+            [[kind, value.hex()] for kind, value in config.custom_tlvs],
+            config.pad,
+            config.confirm,
+        ]
         extra = {}
     else:
         described.update(epoch=epoch.seconds, version=str(project.version))
@@ -614,9 +637,11 @@ def _signer(env):
                 env.get("FW_SIGN_KEY") or None,
                 env.get("FW_SIGN_COMMAND") or None,
                 cwd=Path(SCons.Script.GetLaunchDir()),
+                cache=_read_cache(env),
             )
         except FwbuildError as exc:
             _die(str(exc))
+        _read_cache(env).save()
         if choice.signer is None:
             print(
                 "warning: no signing key: app-signed.bin carries a SHA-256 hash only (integrity, "
@@ -756,7 +781,8 @@ def _die(message):
 def generate(env):
     variables = _variables(env)
     variables.Update(env)
-    SCons.Script.Help(variables.GenerateHelpText(env), append=True)
+    if SCons.Script.GetOption("help"):
+        SCons.Script.Help(variables.GenerateHelpText(env), append=True)
     env["FW_TARGET"], env["FW_PROFILE"], verbose = env["target"], env["profile"], env["verbose"]
     if env["FW_TARGET"] == "all" or "," in env["FW_TARGET"]:
         env["FW_TARGETS"] = env["FW_ALL_TARGETS"] = _target_list(env, env["FW_TARGET"])

@@ -1,0 +1,65 @@
+"""What the build graph needs to know about a signing key without loading it: its kind
+and public-key hash. Loading a key imports cryptography (~20 ms); a null build should not.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+# MCUboot signature TLV per key kind.
+SIGNATURE_TLV = {"ecdsa-p256": 0x22, "ed25519": 0x24, "rsa-2048": 0x20, "rsa-3072": 0x23}
+
+# KEYHASH of example_project/keys/dev-signing-key.pem: release builds refuse it whatever
+# the file is called.
+DEVELOPMENT_KEY_HASHES = frozenset({"1f87116c0ef3329ab9a871adaa1bb728e27444938ac825ec6f148fa7e4a011f2"})
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    kind: str  # "ecdsa-p256" | "ed25519" | "rsa-2048" | "rsa-3072"
+    key_hash: bytes  # SHA-256 of the public key bytes imgtool embeds (KEYHASH)
+
+    @property
+    def signature_tlv(self) -> int:
+        return SIGNATURE_TLV[self.kind]
+
+    @property
+    def is_development_key(self) -> bool:
+        return self.key_hash.hex() in DEVELOPMENT_KEY_HASHES
+
+
+class Signer(Protocol):
+    public: KeyFacts
+    deterministic: bool
+    description: str
+
+    def sign_digest(self, digest: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class DeferredKey:
+    """A private key known by its facts, loaded only when something is signed."""
+
+    path: Path
+    public: KeyFacts
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)
+
+    @property
+    def deterministic(self) -> bool:
+        return not self.public.kind.startswith("rsa")
+
+    @property
+    def description(self) -> str:
+        return f"{self.public.kind} key {self.path}"
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        from fwbuild.keys import SigningKeyError, load_private_key
+
+        key = load_private_key(self.path, self.environ)
+        if key.public.key_hash != self.public.key_hash:
+            raise SigningKeyError(f"{self.path}: the key changed while the build ran; run the build again")
+        return key.sign_digest(digest)
