@@ -307,6 +307,24 @@ def cmd_verify_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_size(args: argparse.Namespace) -> int:
+    from fwbuild.memmap import map_sizes, top_contributors
+
+    path = Path(args.map)
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise FwbuildError(f"{path}: cannot read it ({exc.strerror}); give a linker .map file") from None
+    sizes = map_sizes(text)
+    if not sizes:
+        raise FwbuildError(f"{path}: no input sections found; is it a GNU ld map file (-Wl,-Map=...)?")
+    rows = [("BYTES", "TEXT", "RODATA", "DATA", "BSS", "OBJECT")]
+    for name, total, kinds in top_contributors(sizes, args.top):
+        rows.append((str(total), *(str(kinds[k]) for k in ("text", "rodata", "data", "bss")), name))
+    _print_table(rows)
+    return 0
+
+
 def cmd_getpub(args: argparse.Namespace) -> int:
     from fwbuild.keys import load_public_key, public_key_c
 
@@ -398,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("info", help="build/<target>/build-info.json")
     p.add_argument("--prefix", default="arm-none-eabi-", help="toolchain prefix (default arm-none-eabi-)")
     p.set_defaults(func=cmd_verify_build)
+
+    p = sub.add_parser("size", help="the biggest contributors in a linker .map file")
+    p.add_argument("map", help="e.g. build/K64F/app.map")
+    p.add_argument("--top", type=int, default=10, help="how many objects (default 10)")
+    p.set_defaults(func=cmd_size)
 
     p = sub.add_parser("getpub", help="export a key's public half")
     p.add_argument("key")

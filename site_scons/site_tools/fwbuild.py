@@ -376,7 +376,9 @@ def Firmware(env, app, bootloader=None):
     if layout.mode != "managed":
         nodes += _image_hooks(env, app_nodes[2], nodes)
         _run_alias(env, app_nodes[2])
+        nodes += _memory_map(env, app_nodes, None, None, None)
         return nodes + _build_info(env, nodes)
+    boot_map = None
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
             _die(
@@ -386,13 +388,15 @@ def Firmware(env, app, bootloader=None):
         boot_nodes = env.FirmwareProgram("bootloader", bootloader, region="bootloader", subdir="bootloader")
         nodes += boot_nodes[:4]
         boot_image = boot_nodes[2]  # bootloader.bin, placed at the flash start
+        boot_map = boot_nodes[1]
     else:
         boot_image = env.File(layout.bootloader_img)
     slot_source = app_nodes[2]  # app.bin
+    slot_image = None
     if layout.region("header") is not None:
         slot = _slot_image(env, layout, slot_source)
         nodes += slot
-        slot_source = slot[0]
+        slot_source = slot_image = slot[0]
     combined = env.FwCombine(
         [build.File("combined.bin"), build.File("combined.hex")],
         [boot_image, slot_source, env.Value(layout.signature())],
@@ -400,7 +404,53 @@ def Firmware(env, app, bootloader=None):
     nodes += combined
     nodes += _image_hooks(env, combined[0], nodes)
     _run_alias(env, combined[0])
+    nodes += _memory_map(env, app_nodes, slot_image, boot_image, boot_map)
     return nodes + _build_info(env, nodes)
+
+
+def _memory_map(env, app_nodes, slot_image, boot_image, boot_map):
+    """memory-map.svg and size-report.json; the step prints the region summary."""
+    build = env.Dir("$FW_BUILD_DIR")
+    elf, app_map, app_bin = app_nodes[0], app_nodes[1], app_nodes[2]
+    sources = [env.Value(_resolved(env).layout.signature()), elf, app_map, app_bin]
+    roles = ["elf", "map", "bin"]
+    for role, node in (("slot", slot_image), ("boot", boot_image), ("boot_map", boot_map)):
+        if node is not None:
+            sources.append(node)
+            roles.append(role)
+    return env.FwMemoryMap(
+        [build.File("memory-map.svg"), build.File("size-report.json")], sources, FW_MEMMAP_ROLES=roles
+    )
+
+
+def _memory_map_action(target, source, env):
+    from fwbuild.image import read_parts
+    from fwbuild.mbed_header import header_size
+    from fwbuild.memmap import map_sizes, memory_svg, program_sizes, region_usage, summary_lines
+
+    layout = env["FW_LAYOUT"]
+    files = {role: Path(node.abspath) for role, node in zip(env["FW_MEMMAP_ROLES"], source[1:])}
+    app = program_sizes(files["elf"])
+    used: dict[str, int] = {}
+    header, region = layout.region("header"), layout.application
+    app_bytes = files["bin"].stat().st_size
+    if "slot" in files and header is not None:
+        fixed = header.size if layout.header_format == "mcuboot" else header_size(layout.header_format)
+        used["header"] = fixed
+        app_bytes = files["slot"].stat().st_size - (region.start - header.start)
+    used[region.name] = app_bytes
+    if "boot" in files:
+        for part in read_parts(files["boot"], layout.flash_start):
+            home = next((r for r in layout.bootloaders if r.start <= part.start < r.end), None)
+            if home is not None:
+                used[home.name] = used.get(home.name, 0) + len(part.data)
+    uses = region_usage(layout, used, {layout.main_ram: app.ram})
+    print("\n".join(summary_lines(layout, uses, app)))
+    write_atomic(target[0].abspath, memory_svg(layout, uses))
+    report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
+    if "boot_map" in files:
+        report["bootloader"] = map_sizes(files["boot_map"].read_text(errors="replace"))
+    write_atomic(target[1].abspath, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
 def _run_alias(env, image):
@@ -714,6 +764,9 @@ def _combine_action(target, source, env):
 
 _slot_builder = SCons.Builder.Builder(action=SCons.Action.Action(_slot_action, "$FW_SLOTCOMSTR"))
 _combine_builder = SCons.Builder.Builder(action=SCons.Action.Action(_combine_action, "$FW_MERGECOMSTR"))
+_memory_map_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_memory_map_action, "$FW_MEMMAPCOMSTR", varlist=["FW_MEMMAP_ROLES"])
+)
 _build_info_builder = SCons.Builder.Builder(action=SCons.Action.Action(_build_info_action, "$FW_GENCOMSTR"))
 _post_build_builder = SCons.Builder.Builder(action=SCons.Action.Action(_post_build_action, "$FW_GENCOMSTR"))
 
@@ -761,6 +814,7 @@ def _set_comstrs(env, verbose):
         "FW_LDSCRIPTCOMSTR": "LDSCRIPT $TARGET",
         "FW_SLOTCOMSTR": "SIGN ${TARGETS[0]}",
         "FW_MERGECOMSTR": "MERGE ${TARGETS[0]}",
+        "FW_MEMMAPCOMSTR": "MEMMAP ${TARGETS[0]}",
         "FW_HOOKCOMSTR": "HOOK $FW_IMAGE_HOOK $TARGET",
         "FW_REPOHOOKCOMSTR": "HOOK ${FW_REPO_HOOK.name} $TARGET",
     }
@@ -861,6 +915,7 @@ def generate(env):
     env["BUILDERS"]["FwImageHook"] = _image_hook_builder
     env["BUILDERS"]["FwRepoHook"] = _repo_hook_builder
     env["BUILDERS"]["FwBuildInfo"] = _build_info_builder
+    env["BUILDERS"]["FwMemoryMap"] = _memory_map_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
     env.AddMethod(FirmwarePostBuild)
