@@ -103,7 +103,7 @@ def test_new_epoch_rebuilds_header_and_merge_only(fw, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH + 1))
     result = fw.run_scons(project, "K64F")
     assert result.returncode == 0, result.describe()
-    assert {v for v, _ in result.steps} == {"SIGN", "MERGE", "GEN"}, result.describe()
+    assert {v for v, _ in result.steps} == {"SIGN", "MERGE", "GEN", "MEMMAP"}, result.describe()
     assert result.files("GEN") == ["build/K64F/build-info.json"]
     second = (project / "build/K64F/app-signed.bin").read_bytes()
     assert second != first and struct.unpack_from(">Q", second, 8)[0] == EPOCH + 1
