@@ -325,6 +325,26 @@ def cmd_size(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_mbed(args: argparse.Namespace) -> int:
+    import json
+
+    from fwbuild.fileio import write_atomic
+    from fwbuild.mbedimport import translate
+
+    source = Path(args.mbed_app)
+    out = Path(args.out) if args.out else source.parent / "fwbuild.json"
+    if out.exists() and not args.force:
+        raise FwbuildError(f"{out} exists; pass --force to replace it or --out to write elsewhere")
+    result = translate(source, out.parent)
+    write_atomic(out, json.dumps(result.config, indent=2) + "\n")
+    print(f"wrote {out}")
+    for line in result.translated:
+        print(f"  translated: {line}")
+    for line in result.skipped:
+        print(f"  not translated: {line}")
+    return 0
+
+
 def cmd_getpub(args: argparse.Namespace) -> int:
     from fwbuild.keys import load_public_key, public_key_c
 
@@ -421,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("map", help="e.g. build/K64F/app.map")
     p.add_argument("--top", type=int, default=10, help="how many objects (default 10)")
     p.set_defaults(func=cmd_size)
+
+    p = sub.add_parser("import-mbed", help="write a fwbuild.json from an Mbed OS mbed_app.json")
+    p.add_argument("mbed_app", help="path to mbed_app.json")
+    p.add_argument("--out", help="where to write (default: fwbuild.json beside mbed_app.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_import_mbed)
 
     p = sub.add_parser("getpub", help="export a key's public half")
     p.add_argument("key")
