@@ -117,6 +117,7 @@ class Target:
     include_dirs: tuple[Path, ...]
     source_dirs: tuple[Path, ...]
     emulator: str | None
+    programmer: str | None
     profiles: dict[str, dict[str, tuple[str, ...]]] = field(hash=False, compare=False)
     layout: dict[str, Sourced] = field(hash=False, compare=False)
 
@@ -378,6 +379,7 @@ def _build_target(
         include_dirs=tuple((r.origin("include_dirs").parent / d) for d in r.raw("include_dirs", [])),
         source_dirs=tuple((r.origin("source_dirs").parent / d) for d in r.raw("source_dirs", [])),
         emulator=r.raw("emulator", None),
+        programmer=r.raw("programmer", None),
         profiles=profiles,
         layout=layout,
     )

@@ -376,6 +376,7 @@ def Firmware(env, app, bootloader=None):
     if layout.mode != "managed":
         nodes += _image_hooks(env, app_nodes[2], nodes)
         _run_alias(env, app_nodes[2])
+        _flash_alias(env, app_nodes[3], layout.application.start)
         nodes += _memory_map(env, app_nodes, None, None, None)
         return nodes + _build_info(env, nodes)
     boot_map = None
@@ -404,6 +405,7 @@ def Firmware(env, app, bootloader=None):
     nodes += combined
     nodes += _image_hooks(env, combined[0], nodes)
     _run_alias(env, combined[0])
+    _flash_alias(env, combined[1], layout.flash_start)
     nodes += _memory_map(env, app_nodes, slot_image, boot_image, boot_map)
     return nodes + _build_info(env, nodes)
 
@@ -451,6 +453,38 @@ def _memory_map_action(target, source, env):
     if "boot_map" in files:
         report["bootloader"] = map_sizes(files["boot_map"].read_text(errors="replace"))
     write_atomic(target[1].abspath, json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _flash_alias(env, image, address):
+    """``scons flash``: build, then hand ``image`` and its start address to the target's
+    programmer (``programmer=`` on the command line overrides the target's)."""
+    command = env.get("FW_PROGRAMMER") or env["FW_RESOLVED"].target.programmer
+    if command or len(env.get("FW_ALL_TARGETS", [])) <= 1:
+        flash = env.Alias(
+            "flash",
+            image,
+            SCons.Action.Action(_flash_action, "FLASH $SOURCE"),
+            FW_FLASH_COMMAND=command or "",
+            FW_FLASH_ADDRESS=address,
+        )
+        env.AlwaysBuild(flash)
+
+
+def _flash_action(target, source, env):
+    from fwbuild.values import hex32
+
+    command = env["FW_FLASH_COMMAND"]
+    if not command:
+        raise SCons.Errors.UserError(
+            f'{env["FW_TARGET"]} declares no programmer; add "programmer" to its target file '
+            '(e.g. "pyocd flash --target <chip> {image}") or pass programmer="...{image}..."'
+        )
+    line = command.replace("{image}", shlex.quote(source[0].abspath)).replace(
+        "{address}", hex32(env["FW_FLASH_ADDRESS"])
+    )
+    status = subprocess.run(line, shell=True, stdin=subprocess.DEVNULL).returncode
+    if status:
+        raise SCons.Errors.UserError(f"the programmer exited with status {status} ({line})")
 
 
 def _run_alias(env, image):
@@ -783,6 +817,9 @@ def _variables(env):
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
     variables.Add("sign_key", "signing key file (overrides signing.key and FWBUILD_SIGNING_KEY)", "")
     variables.Add("sign_command", "external signer: reads {digest}, writes {signature}", "")
+    variables.Add(
+        "programmer", "flash command for `scons flash` ({image}, {address}); default: the target's", ""
+    )
     variables.Add("cc_prefix", "compiler wrapper in front of the cross compiler (ccache, distcc)", "")
     variables.Add(
         "cache_dir",
@@ -844,6 +881,7 @@ def generate(env):
     env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
     env["FW_CC_PREFIX"] = env["cc_prefix"]
+    env["FW_PROGRAMMER"] = env["programmer"]
     cache_dir = env["cache_dir"]
     for key in (
         "target",
@@ -854,6 +892,7 @@ def generate(env):
         "cache_signed",
         "cc_prefix",
         "cache_dir",
+        "programmer",
     ):
         del env[key]
     if cache_dir:
@@ -920,6 +959,10 @@ def generate(env):
     env.AddMethod(Firmware)
     env.AddMethod(FirmwarePostBuild)
 
+    if "compiledb" in SCons.Script.COMMAND_LINE_TARGETS:
+        # SCons' own tool, loaded only when asked for: it adds a node per object.
+        env.Tool("compilation_db")
+        env.Alias("compiledb", env.CompilationDatabase("#compile_commands.json"))
     if SCons.Script.GetOption("help"):
         _help_targets(env)
 
@@ -946,7 +989,11 @@ def _help_targets(env):
     except FwbuildError as exc:
         _die(str(exc))
     SCons.Script.Help("\ntargets: " + " ".join(targets) + "\n", append=True)
-    SCons.Script.Help("aliases: run (build, then boot the image in the target's emulator)\n", append=True)
+    SCons.Script.Help(
+        "aliases: run (boot the image in the target's emulator), flash (run the target's programmer),\n"
+        "         compiledb (compile_commands.json for clangd and editors)\n",
+        append=True,
+    )
 
 
 def exists(env):
