@@ -345,6 +345,33 @@ def cmd_import_mbed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_target(args: argparse.Namespace) -> int:
+    from fwbuild.checktarget import check_target, describe
+
+    dirs = tuple(Path(d).resolve() for d in args.targets_dir)
+    project = None
+    if not dirs:
+        project = load_project(args.project)
+        dirs = project.targets_dirs
+    report = check_target(args.name, dirs, project)
+    if report.problems:
+        for problem in report.problems:
+            print(format_error(problem), file=sys.stderr)
+        print(f"{len(report.problems)} problem(s) in {args.name}", file=sys.stderr)
+        return 2
+    for line in describe(report):
+        print(line)
+    print(f"next: scons target={args.name}")
+    return 0
+
+
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from fwbuild.reference import config_reference
+
+    sys.stdout.write(config_reference())
+    return 0
+
+
 def cmd_getpub(args: argparse.Namespace) -> int:
     from fwbuild.keys import load_public_key, public_key_c
 
@@ -448,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_import_mbed)
 
+    p = sub.add_parser("check-target", help="check a new target file and report every problem")
+    p.add_argument("name", help="the target's name (its file name without .json)")
+    p.add_argument("--targets-dir", action="append", default=[], help="folder with target files (repeatable)")
+    p.add_argument("--project", default=".", type=Path, help="firmware repo whose targets_dirs to use")
+    p.set_defaults(func=cmd_check_target)
+
+    p = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
+    p.set_defaults(func=cmd_config_reference)
+
     p = sub.add_parser("getpub", help="export a key's public half")
     p.add_argument("key")
     p.add_argument("--format", choices=("pem", "c", "raw"), default="pem", help="raw: the DER MCUboot embeds")
@@ -473,10 +509,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def format_error(message: str) -> str:
-    return textwrap.fill(
+def format_error(message: str, colour: bool | None = None) -> str:
+    """One ``error:`` paragraph; the word in red when stderr is a terminal."""
+    text = textwrap.fill(
         "error: " + message, width=100, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
     )
+    if colour is None:
+        colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    return "\033[1;31merror:\033[0m" + text[len("error:") :] if colour else text
 
 
 if __name__ == "__main__":

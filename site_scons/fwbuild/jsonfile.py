@@ -64,20 +64,34 @@ def validate(data: Any, schema_name: str, path: Path, cache: ReadCache | None = 
         key = "valid:" + hashlib.sha256(schema + b"\0" + text).hexdigest()
         if cache.get(key):
             return
-    errors = sorted(_validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if not errors:
+    problems = schema_problems(data, schema_name, path)
+    if not problems:
         if cache is not None and key is not None:
             cache.put(key, True)
         return
-    err = _most_useful(errors[0])
-    problem, fix = _describe(err)
-    parts = list(err.absolute_path)
-    if err.validator == "additionalProperties":
-        parts.append(_unknown_keys(err)[0])
-    key = json_path(parts) or None
-    if len(errors) > 1:
-        fix = (fix + " " if fix else "") + f"({len(errors) - 1} more problem(s) in this file)"
-    raise ConfigError(path, key, problem, fix)
+    first = problems[0]
+    if len(problems) > 1:
+        first = ConfigError(
+            path,
+            first.key,
+            first.problem,
+            (first.fix + " " if first.fix else "") + f"({len(problems) - 1} more problem(s) in this file)",
+        )
+    raise first
+
+
+def schema_problems(data: Any, schema_name: str, path: Path) -> list[ConfigError]:
+    """Every place where ``data`` breaks the schema, each as a ConfigError (not raised)."""
+    errors = sorted(_validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    problems = []
+    for error in errors:
+        err = _most_useful(error)
+        problem, fix = _describe(err)
+        parts = list(err.absolute_path)
+        if err.validator == "additionalProperties":
+            parts.append(_unknown_keys(err)[0])
+        problems.append(ConfigError(path, json_path(parts) or None, problem, fix))
+    return problems
 
 
 def _most_useful(err: Any) -> Any:

@@ -1,0 +1,69 @@
+"""The guides in docs/ are tested: their code blocks are built as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from fwbuild.reference import config_reference
+
+
+def code_blocks(fw, page: str, language: str) -> list[str]:
+    text = (fw.REPO / "docs" / page).read_text()
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.M | re.S)
+
+
+def repo_with_sources(fw, where):
+    """A throw-away firmware repo outside this tree, with the example's C sources."""
+    for folder in ("app", "common", "bootloader", "keys"):
+        shutil.copytree(fw.EXAMPLE / folder, where / folder)
+    return where
+
+
+def test_firmware_repo_guide(fw, tmp_path):
+    repo = repo_with_sources(fw, tmp_path / "my-firmware")
+    (sconstruct,) = code_blocks(fw, "firmware-repo.md", "python")
+    (config,) = code_blocks(fw, "firmware-repo.md", "json")
+    (repo / "SConstruct").write_text(sconstruct)
+    (repo / "fwbuild.json").write_text(config)
+    result = fw.run_scons(repo, "K64F")
+    assert result.returncode == 0, result.describe()
+    assert (repo / "build/K64F/combined.hex").is_file()
+    assert json.loads((repo / "build/K64F/build-info.json").read_text())["project"]["version"] == "1.2.3"
+
+
+def test_adding_a_target_guide(fw, tmp_path):
+    repo = repo_with_sources(fw, tmp_path / "acme")
+    target, config = code_blocks(fw, "adding-a-target.md", "json")
+    (repo / "targets").mkdir()
+    (repo / "targets" / "ACME_F407.json").write_text(target)
+    (repo / "fwbuild.json").write_text(config)
+    (repo / "SConstruct").write_text((fw.EXAMPLE / "SConstruct").read_text())
+    check = fw.run_fwbuild("check-target", "ACME_F407", "--project", repo)
+    assert check.returncode == 0 and check.stdout.startswith("ok: ACME_F407"), check.describe()
+    assert "header 0x08010000..0x08010400" in check.stdout
+    result = fw.run_scons(repo, "ACME_F407")
+    assert result.returncode == 0, result.describe()
+    assert (repo / "build/ACME_F407/combined.bin").is_file()
+
+
+def test_check_target_reports_every_problem(fw, tmp_path):
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "BAD_BOARD.json").write_text(
+        json.dumps({"inherits": "STM32F4", "flassh": {}, "vector_count": "sixteen", "stack_size": -4})
+    )
+    result = fw.run_fwbuild("check-target", "BAD_BOARD", "--targets-dir", folder)
+    assert result.returncode == 2, result.describe()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "unknown key 'flassh'; did you mean 'flash'?" in text and "vector_count" in text
+    assert "3 problem(s) in BAD_BOARD" in text and "Traceback" not in result.output
+
+
+def test_config_reference_is_generated_from_the_schemas(fw):
+    assert (fw.REPO / "docs" / "config-reference.md").read_text() == config_reference(), (
+        "docs/config-reference.md is stale: run .venv/bin/fwbuild config-reference > docs/config-reference.md"
+    )
