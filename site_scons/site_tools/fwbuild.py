@@ -378,7 +378,7 @@ def Firmware(env, app, bootloader=None):
         _run_alias(env, app_nodes[2])
         _flash_alias(env, app_nodes[3], layout.application.start)
         nodes += _memory_map(env, app_nodes, None, None, None)
-        return nodes + _build_info(env, nodes)
+        return _with_progress(env, nodes + _build_info(env, nodes))
     boot_map = None
     if layout.bootloader_img == BUILT_BOOTLOADER:
         if not bootloader:
@@ -407,7 +407,14 @@ def Firmware(env, app, bootloader=None):
     _run_alias(env, combined[0])
     _flash_alias(env, combined[1], layout.flash_start)
     nodes += _memory_map(env, app_nodes, slot_image, boot_image, boot_map)
-    return nodes + _build_info(env, nodes)
+    return _with_progress(env, nodes + _build_info(env, nodes))
+
+
+def _with_progress(env, nodes):
+    progress = env.get("PRINT_CMD_LINE_FUNC")
+    if isinstance(progress, _Progress):
+        progress.roots += nodes
+    return nodes
 
 
 def _memory_map(env, app_nodes, slot_image, boot_image, boot_map):
@@ -861,6 +868,44 @@ def _set_comstrs(env, verbose):
         env.SetDefault(**{key: text})
 
 
+class _Progress:
+    """Prints each step as ``[done/total] VERB file``. SCons learns what is out of date only
+    while it builds, so the total counts every step the targets' graph holds (what a clean
+    build runs); a rebuild ends below it."""
+
+    def __init__(self):
+        self.done = 0
+        self.total = None
+        self.roots = []
+
+    def __call__(self, text, target, source, env):
+        self.done += 1
+        if self.total is None:
+            self.total = _count_steps(self.roots)
+        sys.stdout.write(f"[{self.done}/{max(self.done, self.total)}] {text}\n")
+        sys.stdout.flush()
+
+
+def _count_steps(roots):
+    seen, executors, count = set(), set(), 0
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.has_builder():
+            executor = node.get_executor()
+            if executor is None:  # SCons drops the executor of a node it has finished with
+                count += 1
+            elif id(executor) not in executors:
+                executors.add(id(executor))
+                # a ListAction (link, then check) prints a line per action
+                count += sum(len(getattr(a, "list", [a])) for a in executor.get_action_list())
+        stack.extend(node.children(scan=0))
+    return count
+
+
 def _die(message):
     """Report a user error while reading the SConscripts: one paragraph, exit status 2."""
     from fwbuild.cli import format_error
@@ -942,6 +987,7 @@ def generate(env):
         }
     )
     _set_comstrs(env, verbose)
+    env["PRINT_CMD_LINE_FUNC"] = _Progress()
 
     env["BUILDERS"]["FwText"] = _text_builder
     env["BUILDERS"]["FwLinkerScript"] = _ldscript_builder

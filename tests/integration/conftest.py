@@ -31,8 +31,15 @@ SCONS = BIN / "scons"
 FWBUILD = BIN / "fwbuild"
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "qemu-system-arm", "timeout", "cc")
 BUILD_TIMEOUT = 300
-# One line per build step in the default (non-verbose) log: "CC app/main.c", "LINK build/K64F/app.elf".
-STEP_RE = re.compile(r"^([A-Z][A-Z0-9_]*) (\S+)$")
+# One line per build step in the default (non-verbose) log, after a progress counter:
+# "[3/24] CC app/main.c", "[9/24] LINK build/K64F/app.elf".
+PROGRESS_RE = re.compile(r"^\[\d+/\d+\] ")
+STEP_RE = re.compile(r"^(?:\[\d+/\d+\] )?([A-Z][A-Z0-9_]*) (\S+)$")
+
+
+def log_lines(text: str) -> list[str]:
+    """The log's lines without their progress counters."""
+    return [PROGRESS_RE.sub("", line) for line in text.splitlines()]
 
 
 def public_targets() -> list[str]:
@@ -164,7 +171,7 @@ def kill_build_after(project: Path, target: str, step: str, *args: str) -> int:
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
-            if line.rstrip("\n") == step:
+            if PROGRESS_RE.sub("", line.rstrip("\n")) == step:
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
     finally:

@@ -61,7 +61,7 @@ def test_image_hook_gets_the_documented_context(fw, managed):
         report["outputs"]
     )
     assert report["all_exist"]
-    assert "HOOK report build/MPS2_AN385/report.json" in result.stdout.splitlines()
+    assert "HOOK report build/MPS2_AN385/report.json" in fw.log_lines(result.stdout)
 
     again = fw.run_scons(managed, "MPS2_AN385")
     assert again.steps == [] and "HOOK" not in again.stdout, again.describe()  # the hook does not rerun
@@ -70,7 +70,7 @@ def test_image_hook_gets_the_documented_context(fw, managed):
     main.write_text(main.read_text() + "\nint fw_extra_symbol = 7;\n")
     changed = fw.run_scons(managed, "MPS2_AN385")
     assert changed.returncode == 0, changed.describe()
-    assert "HOOK report build/MPS2_AN385/report.json" in changed.stdout.splitlines()
+    assert "HOOK report build/MPS2_AN385/report.json" in fw.log_lines(changed.stdout)
     new_combined = (out / "combined.bin").read_bytes()
     assert json.loads((out / "report.json").read_text())["sha256"] == hashlib.sha256(new_combined).hexdigest()
 

@@ -53,3 +53,17 @@ def test_nearly_full_region_warns(fw, tmp_path):
     assert result.returncode == 0, result.describe()
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: application is")]
     assert warnings and "% full" in warnings[0], result.describe()
+
+
+def test_progress_counter(fw, tmp_path):
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    result = fw.run_scons(project, "K64F", jobs=1)
+    assert result.returncode == 0, result.describe()
+    counters = [line.split("]")[0] + "]" for line in result.stdout.splitlines() if line.startswith("[")]
+    total = len(counters)
+    assert total == len(result.steps) and total > 20
+    assert counters == [f"[{i}/{total}]" for i in range(1, total + 1)]  # a clean build runs them all
+    main = project / "app" / "main.c"
+    main.write_text(main.read_text() + "\n/* edited */\n")
+    again = fw.run_scons(project, "K64F", jobs=1)
+    assert f"[1/{total}] CC app/main.c" in again.stdout.splitlines(), again.describe()
