@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # gcc + libc6-dev: the host compiler for the bootloader's SHA-256 unit test; distcc and
-# ccache: compiler wrappers (cc_prefix=) a build farm uses, tested against a local distccd.
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev distcc ccache)
+# ccache: compiler wrappers (cc_prefix=) a build farm uses, tested against a local distccd;
+# gdb-multiarch: `scons debug` and its test.
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev distcc ccache
+    gdb-multiarch)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

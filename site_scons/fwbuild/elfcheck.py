@@ -93,3 +93,20 @@ def read_flash_bytes(elf_path: Path | str, address: int, size: int) -> bytes | N
     with Path(elf_path).open("rb") as stream:
         loads = [s for s in ELFFile(stream).iter_segments() if s["p_type"] == "PT_LOAD"]
         return _read(loads, address, size)
+
+
+def program_symbols(path: Path | str) -> list[tuple[str, int, str]]:
+    """(name, address, "function" | "object") of a program's named functions and data."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    out = []
+    with open(path, "rb") as stream:
+        table = ELFFile(stream).get_section_by_name(".symtab")
+        if not isinstance(table, SymbolTableSection):
+            return out
+        for symbol in table.iter_symbols():
+            kind = {"STT_FUNC": "function", "STT_OBJECT": "object"}.get(symbol["st_info"]["type"])
+            if kind and symbol.name and symbol["st_shndx"] != "SHN_UNDEF":
+                out.append((symbol.name, symbol["st_value"], kind))
+    return sorted(set(out))

@@ -377,6 +377,7 @@ def Firmware(env, app, bootloader=None):
         nodes += _image_hooks(env, app_nodes[2], nodes)
         _run_alias(env, app_nodes[2])
         _flash_alias(env, app_nodes[3], layout.application.start)
+        _debug_alias(env, app_nodes[2], app_nodes[0])
         nodes += _memory_map(env, app_nodes, None, None, None)
         return _with_progress(env, nodes + _build_info(env, nodes))
     boot_map = None
@@ -406,6 +407,10 @@ def Firmware(env, app, bootloader=None):
     nodes += _image_hooks(env, combined[0], nodes)
     _run_alias(env, combined[0])
     _flash_alias(env, combined[1], layout.flash_start)
+    boot_elf = [boot_nodes[0]] if layout.bootloader_img == BUILT_BOOTLOADER else []
+    combined_elf = env.FwCombinedElf(build.File("combined.elf"), [app_nodes[0], boot_image, *boot_elf])
+    nodes += combined_elf
+    _debug_alias(env, combined[0], combined_elf[0])
     nodes += _memory_map(env, app_nodes, slot_image, boot_image, boot_map)
     return _with_progress(env, nodes + _build_info(env, nodes))
 
@@ -492,6 +497,70 @@ def _flash_action(target, source, env):
     status = subprocess.run(line, shell=True, stdin=subprocess.DEVNULL).returncode
     if status:
         raise SCons.Errors.UserError(f"the programmer exited with status {status} ({line})")
+
+
+def _combined_elf_action(target, source, env):
+    """One ELF for GDB: the application's (sections, symbols, debug information) plus the
+    bootloader's loadable bytes as a ``.bootloader`` section at its addresses and its
+    symbols prefixed ``bootloader_``, so a debugger can step from one into the other."""
+    from fwbuild.elfcheck import program_symbols
+    from fwbuild.image import merge, read_parts
+
+    layout = env["FW_LAYOUT"]
+    out = Path(target[0].abspath)
+    parts = read_parts(source[1].abspath, layout.flash_start)  # the bootloader image
+    symbols = program_symbols(source[2].abspath) if len(source) > 2 else []  # its ELF, if built
+    start, end = min(p.start for p in parts), max(p.end for p in parts)
+    raw = out.with_name(".bootloader.tmp.bin")
+    write_atomic(raw, merge(parts, start, end, layout.erased_value))
+    cmd = [
+        env.subst("$FW_OBJCOPY"),
+        "--add-section",
+        f".bootloader={raw}",
+        "--set-section-flags",
+        ".bootloader=alloc,load,readonly,code,contents",
+        "--change-section-address",
+        f".bootloader={start:#x}",
+    ]
+    for name, value, kind in symbols:
+        inside = start <= (value & ~1) < end
+        where = f".bootloader:{value - start:#x}" if inside else f"{value:#x}"
+        cmd += ["--add-symbol", f"bootloader_{name}={where},{kind},global"]
+    tmp = out.with_name(f".{out.name}.tmp")
+    result = subprocess.run([*cmd, source[0].abspath, str(tmp)], capture_output=True, text=True)
+    remove_quietly(raw)
+    if result.returncode:
+        remove_quietly(tmp)
+        raise SCons.Errors.UserError(f"making {out.name} failed: {result.stderr.strip()}")
+    os.replace(tmp, out)
+
+
+def _debug_alias(env, image, elf):
+    """``scons debug``: QEMU halted with its GDB server on ``gdb_port``; attach with
+    ``gdb-multiarch combined.elf -ex 'target remote :PORT'``."""
+    if env["FW_RESOLVED"].target.emulator or len(env.get("FW_ALL_TARGETS", [])) <= 1:
+        debug = env.Alias("debug", [image, elf], SCons.Action.Action(_debug_action, "DEBUG ${SOURCES[0]}"))
+        env.AlwaysBuild(debug)
+
+
+def _debug_action(target, source, env):
+    resolved = env["FW_RESOLVED"]
+    command = resolved.target.emulator
+    if not command:
+        raise SCons.Errors.UserError(
+            f"{resolved.target.name} declares no emulator, so `scons debug` cannot start one; attach "
+            "your debug probe's GDB server (pyocd gdbserver, openocd) to the board instead"
+        )
+    port = int(env.get("FW_GDB_PORT") or 1234)
+    line = command.replace("{image}", shlex.quote(source[0].abspath)) + f" -gdb tcp:127.0.0.1:{port} -S"
+    print(
+        f"QEMU is halted, its GDB server on port {port}; in another terminal:\n"
+        f"  gdb-multiarch {source[1].path} -ex 'target remote :{port}'",
+        flush=True,
+    )
+    status = subprocess.run(line, shell=True, stdin=subprocess.DEVNULL).returncode
+    if status:
+        raise SCons.Errors.UserError(f"the emulator exited with status {status} ({line})")
 
 
 def _run_alias(env, image):
@@ -808,6 +877,9 @@ _combine_builder = SCons.Builder.Builder(action=SCons.Action.Action(_combine_act
 _memory_map_builder = SCons.Builder.Builder(
     action=SCons.Action.Action(_memory_map_action, "$FW_MEMMAPCOMSTR", varlist=["FW_MEMMAP_ROLES"])
 )
+_combined_elf_builder = SCons.Builder.Builder(
+    action=SCons.Action.Action(_combined_elf_action, "$FW_GENCOMSTR")
+)
 _build_info_builder = SCons.Builder.Builder(action=SCons.Action.Action(_build_info_action, "$FW_GENCOMSTR"))
 _post_build_builder = SCons.Builder.Builder(action=SCons.Action.Action(_post_build_action, "$FW_GENCOMSTR"))
 
@@ -827,6 +899,7 @@ def _variables(env):
     variables.Add(
         "programmer", "flash command for `scons flash` ({image}, {address}); default: the target's", ""
     )
+    variables.Add("gdb_port", "GDB server port for `scons debug`", "1234")
     variables.Add("cc_prefix", "compiler wrapper in front of the cross compiler (ccache, distcc)", "")
     variables.Add(
         "cache_dir",
@@ -927,6 +1000,7 @@ def generate(env):
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
     env["FW_CC_PREFIX"] = env["cc_prefix"]
     env["FW_PROGRAMMER"] = env["programmer"]
+    env["FW_GDB_PORT"] = env["gdb_port"]
     cache_dir = env["cache_dir"]
     for key in (
         "target",
@@ -938,6 +1012,7 @@ def generate(env):
         "cc_prefix",
         "cache_dir",
         "programmer",
+        "gdb_port",
     ):
         del env[key]
     if cache_dir:
@@ -1001,6 +1076,7 @@ def generate(env):
     env["BUILDERS"]["FwRepoHook"] = _repo_hook_builder
     env["BUILDERS"]["FwBuildInfo"] = _build_info_builder
     env["BUILDERS"]["FwMemoryMap"] = _memory_map_builder
+    env["BUILDERS"]["FwCombinedElf"] = _combined_elf_builder
     env.AddMethod(FirmwareProgram)
     env.AddMethod(Firmware)
     env.AddMethod(FirmwarePostBuild)
@@ -1037,7 +1113,7 @@ def _help_targets(env):
     SCons.Script.Help("\ntargets: " + " ".join(targets) + "\n", append=True)
     SCons.Script.Help(
         "aliases: run (boot the image in the target's emulator), flash (run the target's programmer),\n"
-        "         compiledb (compile_commands.json for clangd and editors)\n",
+        "         debug (the emulator halted for GDB), compiledb (compile_commands.json for editors)\n",
         append=True,
     )
 
