@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from fwbuild.errors import FwbuildError
-from fwbuild.keyfacts import DEVELOPMENT_KEY_HASHES, SIGNATURE_TLV, KeyFacts
+from fwbuild.keyfacts import KeyFacts
 
 PASSWORD_VARIABLE = "FWBUILD_SIGNING_KEY_PASSWORD"
 
@@ -59,16 +59,16 @@ class PublicKey:
         return hashlib.sha256(self.der).digest()
 
     @property
+    def facts(self) -> KeyFacts:
+        return KeyFacts(self.kind, self.key_hash)
+
+    @property
     def signature_tlv(self) -> int:
-        return SIGNATURE_TLV[self.kind]
+        return self.facts.signature_tlv
 
     @property
     def is_development_key(self) -> bool:
-        return self.key_hash.hex() in DEVELOPMENT_KEY_HASHES
-
-    @property
-    def facts(self) -> KeyFacts:
-        return KeyFacts(self.kind, self.key_hash)
+        return self.facts.is_development_key
 
     def pem(self) -> str:
         return self.key.public_bytes(

@@ -467,19 +467,23 @@ def _memory_map_action(target, source, env):
     write_atomic(target[1].abspath, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
+def _tool_alias(env, name, sources, action, comstr, available, **overrides):
+    """An always-run alias (run, flash, debug) for this target. With several targets only
+    those that have the tool join it; a single target always does, so that asking for a
+    tool it lacks gives the action's clear error."""
+    if available or len(env.get("FW_ALL_TARGETS", [])) <= 1:
+        alias = env.Alias(name, sources, SCons.Action.Action(action, comstr), **overrides)
+        env.AlwaysBuild(alias)
+
+
 def _flash_alias(env, image, address):
     """``scons flash``: build, then hand ``image`` and its start address to the target's
     programmer (``programmer=`` on the command line overrides the target's)."""
     command = env.get("FW_PROGRAMMER") or env["FW_RESOLVED"].target.programmer
-    if command or len(env.get("FW_ALL_TARGETS", [])) <= 1:
-        flash = env.Alias(
-            "flash",
-            image,
-            SCons.Action.Action(_flash_action, "FLASH $SOURCE"),
-            FW_FLASH_COMMAND=command or "",
-            FW_FLASH_ADDRESS=address,
-        )
-        env.AlwaysBuild(flash)
+    _tool_alias(
+        env, "flash", image, _flash_action, "FLASH $SOURCE", command,
+        FW_FLASH_COMMAND=command or "", FW_FLASH_ADDRESS=address,
+    )  # fmt: skip
 
 
 def _flash_action(target, source, env):
@@ -538,19 +542,22 @@ def _combined_elf_action(target, source, env):
 def _debug_alias(env, image, elf):
     """``scons debug``: QEMU halted with its GDB server on ``gdb_port``; attach with
     ``gdb-multiarch combined.elf -ex 'target remote :PORT'``."""
-    if env["FW_RESOLVED"].target.emulator or len(env.get("FW_ALL_TARGETS", [])) <= 1:
-        debug = env.Alias("debug", [image, elf], SCons.Action.Action(_debug_action, "DEBUG ${SOURCES[0]}"))
-        env.AlwaysBuild(debug)
+    emulator = env["FW_RESOLVED"].target.emulator
+    _tool_alias(env, "debug", [image, elf], _debug_action, "DEBUG ${SOURCES[0]}", emulator)
+
+
+def _emulator(env, purpose, instead):
+    resolved = env["FW_RESOLVED"]
+    if not resolved.target.emulator:
+        raise SCons.Errors.UserError(
+            f"{resolved.target.name} declares no emulator, so `scons {purpose}` cannot start one; "
+            f'{instead}, or use a target with an "emulator" command (MPS2_AN385 runs under QEMU)'
+        )
+    return resolved.target.emulator
 
 
 def _debug_action(target, source, env):
-    resolved = env["FW_RESOLVED"]
-    command = resolved.target.emulator
-    if not command:
-        raise SCons.Errors.UserError(
-            f"{resolved.target.name} declares no emulator, so `scons debug` cannot start one; attach "
-            "your debug probe's GDB server (pyocd gdbserver, openocd) to the board instead"
-        )
+    command = _emulator(env, "debug", "attach your probe's GDB server (pyocd gdbserver, openocd) instead")
     port = int(env.get("FW_GDB_PORT") or 1234)
     line = command.replace("{image}", shlex.quote(source[0].abspath)) + f" -gdb tcp:127.0.0.1:{port} -S"
     print(
@@ -566,19 +573,11 @@ def _debug_action(target, source, env):
 def _run_alias(env, image):
     """``scons run``: build, then boot ``image`` in the target's emulator and show its console.
     With several targets, only those with an emulator join the alias."""
-    if env["FW_RESOLVED"].target.emulator or len(env.get("FW_ALL_TARGETS", [])) <= 1:
-        run = env.Alias("run", image, SCons.Action.Action(_run_action, "RUN $SOURCE"))
-        env.AlwaysBuild(run)
+    _tool_alias(env, "run", image, _run_action, "RUN $SOURCE", env["FW_RESOLVED"].target.emulator)
 
 
 def _run_action(target, source, env):
-    resolved = env["FW_RESOLVED"]
-    command = resolved.target.emulator
-    if not command:
-        raise SCons.Errors.UserError(
-            f"{resolved.target.name} declares no emulator, so `scons run` cannot boot it; flash "
-            'it to a board, or use a target with an "emulator" command (MPS2_AN385 runs under QEMU)'
-        )
+    command = _emulator(env, "run", "flash it to a board instead")
     line = command.replace("{image}", shlex.quote(source[0].abspath))
     timeout = int(env.get("FW_RUN_TIMEOUT", 30))
     try:

@@ -115,7 +115,9 @@ def test_verify_build_checks_outputs_and_toolchain(fw, tmp_path):
     info = project / "build/K64F/build-info.json"
     good = fw.run_fwbuild("verify-build", info)
     count = len(json.loads(info.read_text())["outputs"])
-    assert count > 10 and good.returncode == 0 and good.stdout.startswith(f"ok: {count} outputs"), good.describe()
+    assert count > 10 and good.returncode == 0 and good.stdout.startswith(f"ok: {count} outputs"), (
+        good.describe()
+    )
 
     combined = project / "build/K64F/combined.bin"
     combined.write_bytes(combined.read_bytes()[:-1] + b"\x00")
