@@ -32,17 +32,21 @@ def _import_core():
     first on sys.path while loading it, so a plain ``import fwbuild`` here would find this
     file again. Step out of the way, import the package, then restore sys.path.
     """
+    import importlib
+
     here = os.path.dirname(os.path.abspath(__file__))
     if not hasattr(sys.modules.get("fwbuild"), "__path__"):
         sys.modules.pop("fwbuild", None)
     saved = sys.path[:]
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     try:
-        import fwbuild.errors
-        import fwbuild.fileio
+        # By module name, not attribute: when a second Environment loads this tool again, the
+        # package object is new but its submodules are the ones already imported.
+        errors = importlib.import_module("fwbuild.errors")
+        fileio = importlib.import_module("fwbuild.fileio")
     finally:
         sys.path[:] = saved
-    return fwbuild.errors.FwbuildError, fwbuild.fileio
+    return errors.FwbuildError, fileio
 
 
 FwbuildError, _fileio = _import_core()

@@ -138,3 +138,14 @@ def test_all_targets_in_one_run(fw, tmp_path):
     assert (project / "build/K64F/combined.bin").is_file()
     again = fw.run_scons(project, "K64F,MPS2_AN385")
     assert again.returncode == 0 and again.steps == [], again.describe()
+
+
+def test_two_environments_with_the_tool(fw, tmp_path):
+    """A SConstruct may create several environments with fwbuild; SCons loads the tool again."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    text = (project / "SConstruct").read_text()
+    (project / "SConstruct").write_text(
+        text + 'other = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
+    )
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 0, result.describe()
