@@ -31,6 +31,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     rows = [("TARGET", "CORE", "FLASH", "SECTORS", "BOOTLOADER")]
     for name in targets.public_names():
         t = targets.resolve(name)
+        t = targets.resolve(name, project.overrides_for(t, targets))  # the mode this project builds
         sizes = dict.fromkeys(_size(size) for _, size in t.sectors)
         sectors = " / ".join(sizes)
         keys = set(t.layout)
