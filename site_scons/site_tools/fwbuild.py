@@ -83,7 +83,7 @@ def _check_elf(target, source, env):
 
     linked = target[0].abspath + ".tmp"
     try:
-        check_elf_placement(linked, env["FW_LAYOUT"], env["FW_PROGRAM_REGION"])
+        check_elf_placement(linked, _layout(env), env["FW_PROGRAM_REGION"])
     except FwbuildError as exc:
         remove_quietly(linked, *(t.abspath for t in target))
         raise _user_error(exc) from None
@@ -150,7 +150,7 @@ def _hook_context(env, hook, image, nodes):
         hook=hook.name,
         stage=hook.stage,
         target=env["FW_TARGET"],
-        layout=env["FW_LAYOUT"],
+        layout=_layout(env),
         build_dir=build,
         image=Path(image),
         output=None,
@@ -223,19 +223,32 @@ _repo_hook_builder = SCons.Builder.Builder(
 
 
 # -- the environment method ---------------------------------------------------------------
-def _resolved(env):
-    """Resolve project + target once per environment."""
-    if "FW_RESOLVED" not in env:
-        from fwbuild.resolve import resolve
-
-        cache = _read_cache(env)
+def _once(env, key, make):
+    """A value computed once per environment; a user error while computing it stops the
+    reading of the SConscripts with its message."""
+    if key not in env:
         try:
-            env["FW_RESOLVED"] = resolve(env["FW_PROJECT"], env["FW_TARGET"], cache)
-            env["FW_LAYOUT"] = env["FW_RESOLVED"].layout
+            env[key] = make()
         except FwbuildError as exc:
             _die(str(exc))
-        cache.save()
-    return env["FW_RESOLVED"]
+    return env[key]
+
+
+def _resolved(env):
+    """Resolve project + target once per environment."""
+
+    def make():
+        from fwbuild.resolve import resolve
+
+        resolved = resolve(env["FW_PROJECT"], env["FW_TARGET"], _read_cache(env))
+        _read_cache(env).save()
+        return resolved
+
+    return _once(env, "FW_RESOLVED", make)
+
+
+def _layout(env):
+    return env["FW_RESOLVED"].layout
 
 
 def _read_cache(env):
@@ -350,7 +363,7 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
-_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_LAYOUT", "FW_LAYOUT_NODES")
+_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_LAYOUT_NODES")
 
 
 def Firmware(env, app, bootloader=None):
@@ -446,7 +459,7 @@ def _memory_map_action(target, source, env):
     from fwbuild.mbed_header import header_size
     from fwbuild.memmap import map_sizes, memory_svg, program_sizes, region_usage, summary_lines
 
-    layout = env["FW_LAYOUT"]
+    layout = _layout(env)
     files = {role: Path(node.abspath) for role, node in zip(env["FW_MEMMAP_ROLES"], source[1:])}
     app = program_sizes(files["elf"])
     used: dict[str, int] = {}
@@ -514,7 +527,7 @@ def _combined_elf_action(target, source, env):
     from fwbuild.elfcheck import program_symbols
     from fwbuild.image import merge, read_parts
 
-    layout = env["FW_LAYOUT"]
+    layout = _layout(env)
     out = Path(target[0].abspath)
     parts = read_parts(source[1].abspath, layout.flash_start)  # the bootloader image
     symbols = program_symbols(source[2].abspath) if len(source) > 2 else []  # its ELF, if built
@@ -721,21 +734,19 @@ def _quote(path):
 
 
 def _epoch(env):
-    if "FW_EPOCH_RESOLVED" not in env:
+    def make():
         from fwbuild.epoch import build_epoch
 
-        try:
-            epoch = build_epoch(env["FW_PROJECT"], os.environ, env["FW_PROFILE"])
-        except FwbuildError as exc:
-            _die(str(exc))
+        epoch = build_epoch(env["FW_PROJECT"], os.environ, env["FW_PROFILE"])
         if epoch.source == "current time":
             print(
                 "warning: no SOURCE_DATE_EPOCH and not a git checkout: the firmware header "
                 "carries the current time, so this debug build is not reproducible",
                 file=sys.stderr,
             )
-        env["FW_EPOCH_RESOLVED"] = epoch
-    return env["FW_EPOCH_RESOLVED"]
+        return epoch
+
+    return _once(env, "FW_EPOCH_RESOLVED", make)
 
 
 def _slot_image(env, layout, app_bin):
@@ -790,20 +801,18 @@ def _slot_image(env, layout, app_bin):
 def _signer(env):
     """The signer for this run, chosen once: sign_key=/sign_command=, FWBUILD_SIGNING_KEY,
     fwbuild.json's signing section."""
-    if "FW_SIGNER_CHOICE" not in env:
+
+    def make():
         from fwbuild.signing import choose_signer
 
-        try:
-            choice = choose_signer(
-                _resolved(env).project,
-                env["FW_PROFILE"],
-                env.get("FW_SIGN_KEY") or None,
-                env.get("FW_SIGN_COMMAND") or None,
-                cwd=Path(SCons.Script.GetLaunchDir()),
-                cache=_read_cache(env),
-            )
-        except FwbuildError as exc:
-            _die(str(exc))
+        choice = choose_signer(
+            _resolved(env).project,
+            env["FW_PROFILE"],
+            env.get("FW_SIGN_KEY") or None,
+            env.get("FW_SIGN_COMMAND") or None,
+            cwd=Path(SCons.Script.GetLaunchDir()),
+            cache=_read_cache(env),
+        )
         _read_cache(env).save()
         if choice.signer is None:
             print(
@@ -811,8 +820,9 @@ def _signer(env):
                 "not authenticity); set signing.key in fwbuild.json or pass sign_key=KEY",
                 file=sys.stderr,
             )
-        env["FW_SIGNER_CHOICE"] = choice
-    return env["FW_SIGNER_CHOICE"]
+        return choice
+
+    return _once(env, "FW_SIGNER_CHOICE", make)
 
 
 def _slot_action(target, source, env):
@@ -820,7 +830,7 @@ def _slot_action(target, source, env):
     from fwbuild.signing import detached_signature, mcuboot_slot_image
     from fwbuild.slot import mbed_slot_image
 
-    layout, project = env["FW_LAYOUT"], env["FW_RESOLVED"].project
+    layout, project = _layout(env), env["FW_RESOLVED"].project
     signer = env["FW_SIGNER_CHOICE"].signer
     app = Path(source[0].abspath).read_bytes()
     outputs = [t.abspath for t in target]
@@ -843,7 +853,7 @@ def _slot_action(target, source, env):
 def _post_build_action(target, source, env):
     from fwbuild.slot import post_build_description
 
-    layout = env["FW_LAYOUT"]
+    layout = _layout(env)
     app = Path(source[0].abspath).read_bytes()
     parts = [("application", layout.application.start, source[0].name, app)]
     write_atomic(target[0].abspath, post_build_description(layout, parts))
@@ -859,7 +869,7 @@ def _combine_action(target, source, env):
         split_nvm,
     )
 
-    layout = env["FW_LAYOUT"]
+    layout = _layout(env)
     slot_region = layout.region("header") or layout.application
     try:
         boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
