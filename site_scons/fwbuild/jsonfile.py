@@ -37,6 +37,12 @@ def read_json(path: Path) -> Any:
 
 
 @cache
+def _schema_bytes(schema_name: str) -> bytes:
+    """Read once per process: every config file checked against a schema keys on it."""
+    return (SCHEMA_DIR / schema_name).read_bytes()
+
+
+@cache
 def _validator(schema_name: str) -> Any:
     # jsonschema costs ~100 ms to import; only pay for it when a file is checked.
     import jsonschema
@@ -59,7 +65,7 @@ def validate(data: Any, schema_name: str, path: Path, cache: ReadCache | None = 
     With a ``cache``, data that passed this schema before is not checked again."""
     key = None
     if cache is not None:
-        schema = (SCHEMA_DIR / schema_name).read_bytes()
+        schema = _schema_bytes(schema_name)
         text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         key = "valid:" + hashlib.sha256(schema + b"\0" + text).hexdigest()
         if cache.get(key):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,10 @@ class Layout:
 
     def signature(self) -> str:
         """Everything the layout holds, path-free, as stable text (a build dependency)."""
+        return self._signature_text
+
+    @cached_property  # several build nodes depend on it; asdict() is not cheap
+    def _signature_text(self) -> str:
         data = asdict(self)
         data["reserved"] = [dict(r, data=r["data"].hex()) for r in data["reserved"]]
         if self.bootloader_img not in (None, BUILT_BOOTLOADER):
