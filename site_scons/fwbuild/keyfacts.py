@@ -35,7 +35,6 @@ class KeyFacts:
 class Signer(Protocol):
     public: KeyFacts
     deterministic: bool
-    description: str
 
     def sign_digest(self, digest: bytes) -> bytes: ...
 
@@ -51,10 +50,6 @@ class DeferredKey:
     @property
     def deterministic(self) -> bool:
         return not self.public.kind.startswith("rsa")
-
-    @property
-    def description(self) -> str:
-        return f"{self.public.kind} key {self.path}"
 
     def sign_digest(self, digest: bytes) -> bytes:
         from fwbuild.keys import SigningKeyError, load_private_key

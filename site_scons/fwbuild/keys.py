@@ -100,10 +100,6 @@ class PrivateKey:
     def deterministic(self) -> bool:
         return not self.public.kind.startswith("rsa")  # PSS salts are random
 
-    @property
-    def description(self) -> str:
-        return f"{self.public.kind} key {self.source}"
-
     def sign_digest(self, digest: bytes) -> bytes:
         kind = self.public.kind
         if kind == "ecdsa-p256":
@@ -122,10 +118,6 @@ class CommandSigner:
     public: PublicKey
     command: str
     deterministic: bool = False
-
-    @property
-    def description(self) -> str:
-        return f"{self.public.kind} signature from sign_command"
 
     def sign_digest(self, digest: bytes) -> bytes:
         with tempfile.TemporaryDirectory(prefix="fwbuild-sign-") as tmp:
