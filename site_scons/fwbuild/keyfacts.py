@@ -31,6 +31,11 @@ class KeyFacts:
     def is_development_key(self) -> bool:
         return self.key_hash.hex() in DEVELOPMENT_KEY_HASHES
 
+    @property
+    def signs_deterministically(self) -> bool:
+        """In-process ECDSA (RFC 6979) and Ed25519 repeat; RSA-PSS salts are random."""
+        return not self.kind.startswith("rsa")
+
 
 class Signer(Protocol):
     public: KeyFacts
@@ -49,7 +54,7 @@ class DeferredKey:
 
     @property
     def deterministic(self) -> bool:
-        return not self.public.kind.startswith("rsa")
+        return self.public.signs_deterministically
 
     def sign_digest(self, digest: bytes) -> bytes:
         from fwbuild.keys import SigningKeyError, load_private_key

@@ -98,7 +98,7 @@ class PrivateKey:
 
     @property
     def deterministic(self) -> bool:
-        return not self.public.kind.startswith("rsa")  # PSS salts are random
+        return self.public.facts.signs_deterministically
 
     def sign_digest(self, digest: bytes) -> bytes:
         kind = self.public.kind
