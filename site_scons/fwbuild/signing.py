@@ -56,6 +56,7 @@ def choose_signer(
     """The signer for this build, with the release rules: signed, and not with the
     development key."""
     config = project.signing
+    config_file = config.file or project.root / "fwbuild.json"
     path, origin = key_path(config, key_override, environ, cwd)
     command = command_override or config.sign_command
     signer: Signer | None
@@ -64,7 +65,7 @@ def choose_signer(
 
         if path is None:
             raise ConfigError(
-                config.file or project.root / "fwbuild.json",
+                config_file,
                 "signing.key",
                 "sign_command needs the public key its signatures are checked against",
                 "set signing.key (or sign_key=) to the signer's public key",
@@ -77,7 +78,7 @@ def choose_signer(
     if profile == "release":
         if signer is None:
             raise ConfigError(
-                config.file or project.root / "fwbuild.json",
+                config_file,
                 "signing.key",
                 "a release build must be signed and no key is configured",
                 "set signing.key, pass sign_key=KEY or export FWBUILD_SIGNING_KEY",
