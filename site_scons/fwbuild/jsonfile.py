@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from functools import cache
@@ -120,6 +119,8 @@ def _describe(err: Any) -> tuple[str, str | None]:
     if kind == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         name = _unknown_keys(err)[0]
+        import difflib  # only for the message
+
         close = difflib.get_close_matches(name, allowed, n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
         return f"unknown key '{name}'", fix

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from fwbuild.errors import ConfigError, LayoutError
-from fwbuild.mbed_header import PRESETS, HeaderFormatError, header_size
 from fwbuild.sectors import SectorMap
 from fwbuild.targets import RamBank, Region, ReservedBytes, Sourced, Target
 from fwbuild.values import ValueParseError, hex32, parse_int
@@ -413,7 +412,12 @@ class _LayoutBuilder:
         if not self.has("header_format"):
             return "mcuboot"
         value = self.keys["header_format"].value
-        if isinstance(value, str) and value not in ("mcuboot", *PRESETS):
+        if value == "mcuboot":
+            return value
+        # Imported for Mbed formats only: an MCUboot layout never needs the module.
+        from fwbuild.mbed_header import PRESETS
+
+        if isinstance(value, str) and value not in PRESETS:
             raise self.error(
                 "header_format",
                 f"unknown format '{value}'",
@@ -426,6 +430,8 @@ class _LayoutBuilder:
         fmt = self.header_format()
         if fmt == "mcuboot":
             return MCUBOOT_HEADER_MIN
+        from fwbuild.mbed_header import HeaderFormatError, header_size
+
         try:
             return header_size(fmt)
         except HeaderFormatError as exc:
