@@ -17,7 +17,6 @@ import os
 import shlex
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import SCons.Action
@@ -66,38 +65,17 @@ class _Step(functools.partial):
     """A Python build step whose signature is computed when a build first needs it.
 
     SCons signs a function action by walking its bytecode and constants when the action is
-    made; for this tool's 17 steps that walk cost 4.4 ms of every run, null builds included.
-    A partial has no Python-level ``__call__`` for SCons to walk, so SCons asks
-    ``get_contents`` instead, which signs what the walk signs (bytecode, names, constants,
-    nested code; not the file, the line numbers or the docstring) with one hash.
+    made; for this tool's 17 steps that walk cost about 4 ms of every run, null builds
+    included. A partial has no Python-level ``__call__`` for SCons to walk, so SCons asks
+    ``get_contents`` instead, which answers with the core's code signature of the step.
     """
 
     def get_contents(self, target, source, env) -> bytes:
         if "_contents" not in self.__dict__:
-            digest = hashlib.sha256()
-            _feed_code(digest, self.func.__code__, self.func.__doc__)
-            self._contents = f"fwbuild step {self.func.__name__} {digest.hexdigest()}".encode()
+            from fwbuild.codesig import code_signature
+
+            self._contents = b"fwbuild step " + code_signature(self.func)
         return self._contents
-
-
-def _feed_code(digest, code: types.CodeType, docstring: str | None = None) -> None:
-    digest.update(repr((code.co_argcount, len(code.co_varnames), code.co_names)).encode())
-    digest.update(code.co_code)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _feed_code(digest, const)
-        elif docstring is None or const is not docstring:
-            digest.update(_const_text(const).encode())
-
-
-def _const_text(const) -> str:
-    """repr() with frozensets in sorted order: their iteration order changes with the
-    interpreter's hash seed, and a signature must not."""
-    if isinstance(const, frozenset):
-        return "frozenset(" + ",".join(sorted(_const_text(c) for c in const)) + ")"
-    if isinstance(const, tuple):
-        return "(" + ",".join(_const_text(c) for c in const) + ")"
-    return repr(const)
 
 
 def _action(function, comstr: str, **kw) -> SCons.Action.Action:
