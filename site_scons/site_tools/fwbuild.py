@@ -270,7 +270,37 @@ def _resolved(env):
 
 
 def _layout(env):
-    return env["FW_RESOLVED"].layout
+    return _resolved(env).layout
+
+
+def _facts(env):
+    """What the graph needs from the resolved project (fwbuild.graphfacts), remembered in
+    build/ and computed again, by resolving, only when something it came from has
+    changed: a null build then skips importing the core. Steps that build resolve afresh."""
+
+    def make():
+        from fwbuild import graphfacts
+
+        settings = {
+            "target": env["FW_TARGET"],
+            "profile": env["FW_PROFILE"],
+            "sign_key": env.get("FW_SIGN_KEY") or None,
+            "sign_command": env.get("FW_SIGN_COMMAND") or None,
+            "launch_dir": SCons.Script.GetLaunchDir(),
+        }
+        # Beside the read cache, not among the target's outputs: it holds this checkout's paths.
+        remembered = Path(env.Dir("$FW_BUILD_DIR").dir.abspath) / f".fwbuild-graph-{env['FW_TARGET']}.json"
+        facts = graphfacts.lookup(remembered, env["FW_PROJECT"], settings)
+        if facts is None:
+            resolved = _resolved(env)
+            choice = _signer(env) if resolved.layout.region("header") is not None else None
+            facts = graphfacts.compute(resolved, choice, env["FW_PROFILE"])
+            graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts)
+        for warning in facts["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        return facts
+
+    return _once(env, "FW_FACTS", make)
 
 
 def _read_cache(env):
@@ -292,15 +322,15 @@ def _check_toolchain(env):
             f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
             "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
         )
-    project = _resolved(env).project
-    if project.toolchain_gcc:
+    pinned = _facts(env)["toolchain_gcc"]
+    if pinned:
         from fwbuild.project import version_matches
 
         found = subprocess.run([compiler, "-dumpversion"], capture_output=True, text=True, env=env["ENV"])
         version = found.stdout.strip() or "unknown"
-        if not version_matches(project.toolchain_gcc, version):
+        if not version_matches(pinned, version):
             message = (
-                f"{project.file}: toolchain.gcc: the project pins {project.toolchain_gcc} but {compiler} "
+                f"{_facts(env)['project_file']}: toolchain.gcc: the project pins {pinned} but {compiler} "
                 f"is {version}"
             )
             if env["FW_PROFILE"] == "release":
@@ -312,12 +342,10 @@ def _check_toolchain(env):
 def _layout_files(env):
     """layout.json and fwbuild_layout.h, declared once per environment."""
     if "FW_LAYOUT_NODES" not in env:
-        from fwbuild.cheader import layout_header
-
-        layout = _resolved(env).layout
+        facts = _facts(env)
         build = env.Dir("$FW_BUILD_DIR")
-        env["FW_LAYOUT_NODES"] = env.FwText(build.File("layout.json"), layout.to_json()) + env.FwText(
-            build.File("fwbuild_layout.h"), layout_header(layout)
+        env["FW_LAYOUT_NODES"] = env.FwText(build.File("layout.json"), facts["layout_json"]) + env.FwText(
+            build.File("fwbuild_layout.h"), facts["layout_header"]
         )
     return env["FW_LAYOUT_NODES"]
 
@@ -325,35 +353,38 @@ def _layout_files(env):
 def FirmwareProgram(env, name, sources, region="application", subdir=""):
     """Compile ``sources`` and link them into the layout's ``region``; returns the nodes
     (elf, map, bin, hex, layout.json, fwbuild_layout.h)."""
-    from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
-
     _check_toolchain(env)
-    resolved = _resolved(env)
-    target, layout, project = resolved.target, resolved.layout, resolved.project
+    facts = _facts(env)
     build = env.Dir("$FW_BUILD_DIR")
     out = build.Dir(subdir) if subdir else build
-    flags = target.flags(env["FW_PROFILE"])
     layout_json, layout_h = _layout_files(env)
-    try:
-        context = linker_context(layout, region)
-    except FwbuildError as exc:
-        _die(str(exc))
-    template = env.File(str(project.linker_template or env.get("FW_LINKER_TEMPLATE") or DEFAULT_TEMPLATE))
-    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(context_signature(context))])
+    program = facts["programs"].get(region)
+    if program is None:  # not a region the facts know: ask the core, which names the problem
+        from fwbuild.linker import context_signature, linker_context
+
+        try:
+            context = linker_context(_layout(env), region)
+        except FwbuildError as exc:
+            _die(str(exc))
+        program = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
+    template = facts["linker_template"] or env.get("FW_LINKER_TEMPLATE") or facts["default_template"]
+    script = env.FwLinkerScript(
+        out.File(f"{name}.ld"), [env.File(str(template)), env.Value(program["context"])]
+    )
 
     prog = env.Clone()
     prog.Append(
-        CCFLAGS=list(flags["cflags"]),
-        ASFLAGS=list(target.core_flags),
-        LINKFLAGS=list(flags["cflags"]) + list(flags["ldflags"]),
-        CPPPATH=[build] + [env.Dir(str(d)) for d in target.include_dirs],
+        CCFLAGS=facts["cflags"],
+        ASFLAGS=facts["core_flags"],
+        LINKFLAGS=facts["cflags"] + facts["ldflags"],
+        CPPPATH=[build] + [env.Dir(d) for d in facts["include_dirs"]],
         CPPDEFINES=[
-            f"TARGET_{target.name}",
-            ("FWBUILD_VECTOR_COUNT", target.vector_count),
-            ("FW_TARGET", f'\\"{target.name}\\"'),
-            ("FW_VERSION", f'\\"{project.version}\\"'),
+            f"TARGET_{facts['target']}",
+            ("FWBUILD_VECTOR_COUNT", facts["vector_count"]),
+            ("FW_TARGET", f'\\"{facts["target"]}\\"'),
+            ("FW_VERSION", f'\\"{facts["version"]}\\"'),
         ]
-        + [tuple(m.split("=", 1)) if "=" in m else m for m in target.macros],
+        + [tuple(m.split("=", 1)) if "=" in m else m for m in facts["macros"]],
         FW_PROGRAM_REGION=region,
     )
     objects = []
@@ -367,8 +398,8 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
         objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
     elf = prog.FwLink(out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
-    rom_start = context["rom"]["start"]
-    link_hooks = [h.name for h in _hooks(env, "link")] if rom_start == layout.flash_start else []
+    rom_start = program["rom_start"]
+    link_hooks = facts["hooks"]["link"] if rom_start == facts["flash_start"] else []
     # Repo link hooks patch the application only; named ones the program at the flash start.
     repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region == "application"]
     binary = prog.FwObjcopy(
@@ -385,15 +416,13 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
-_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_LAYOUT_NODES")
+_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_FACTS", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
 
 
 def Firmware(env, app, bootloader=None):
     """The whole pipeline the layout asks for: the application, then in managed mode the
     bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
     header, and the combined image. Returns every output node."""
-    from fwbuild.layout import BUILT_BOOTLOADER
-
     targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
     if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
         nodes = []
@@ -405,22 +434,24 @@ def Firmware(env, app, bootloader=None):
             nodes += one.Firmware(app, bootloader)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
-    layout = _resolved(env).layout
+    facts = _facts(env)
     build = env.Dir("$FW_BUILD_DIR")
     app_nodes = env.FirmwareProgram("app", app)
     env["FW_FIRMWARE_DONE"] = True
     nodes = list(app_nodes)
-    if layout.mode == "unmanaged":
-        nodes += env.FwPostBuild(build.File("post-build.json"), [app_nodes[2], env.Value(layout.signature())])
-    if layout.mode != "managed":
+    if facts["mode"] == "unmanaged":
+        nodes += env.FwPostBuild(
+            build.File("post-build.json"), [app_nodes[2], env.Value(facts["layout_signature"])]
+        )
+    if facts["mode"] != "managed":
         nodes += _image_hooks(env, app_nodes[2], nodes)
         _run_alias(env, app_nodes[2])
-        _flash_alias(env, app_nodes[3], layout.application.start)
+        _flash_alias(env, app_nodes[3], facts["application_start"])
         _debug_alias(env, app_nodes[2], app_nodes[0])
         nodes += _memory_map(env, app_nodes, None, None, None)
         return _with_progress(env, nodes + _build_info(env, nodes))
     boot_map = None
-    if layout.bootloader_img == BUILT_BOOTLOADER:
+    if facts["built_bootloader"]:
         if not bootloader:
             _die(
                 'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
@@ -431,22 +462,22 @@ def Firmware(env, app, bootloader=None):
         boot_image = boot_nodes[2]  # bootloader.bin, placed at the flash start
         boot_map = boot_nodes[1]
     else:
-        boot_image = env.File(layout.bootloader_img)
+        boot_image = env.File(facts["bootloader_img"])
     slot_source = app_nodes[2]  # app.bin
     slot_image = None
-    if layout.region("header") is not None:
-        slot = _slot_image(env, layout, slot_source)
+    if facts["header"]:
+        slot = _slot_image(env, slot_source)
         nodes += slot
         slot_source = slot_image = slot[0]
     combined = env.FwCombine(
         [build.File("combined.bin"), build.File("combined.hex")],
-        [boot_image, slot_source, env.Value(layout.signature())],
+        [boot_image, slot_source, env.Value(facts["layout_signature"])],
     )
     nodes += combined
     nodes += _image_hooks(env, combined[0], nodes)
     _run_alias(env, combined[0])
-    _flash_alias(env, combined[1], layout.flash_start)
-    boot_elf = [boot_nodes[0]] if layout.bootloader_img == BUILT_BOOTLOADER else []
+    _flash_alias(env, combined[1], facts["flash_start"])
+    boot_elf = [boot_nodes[0]] if facts["built_bootloader"] else []
     combined_elf = env.FwCombinedElf(build.File("combined.elf"), [app_nodes[0], boot_image, *boot_elf])
     nodes += combined_elf
     _debug_alias(env, combined[0], combined_elf[0])
@@ -465,7 +496,7 @@ def _memory_map(env, app_nodes, slot_image, boot_image, boot_map):
     """memory-map.svg and size-report.json; the step prints the region summary."""
     build = env.Dir("$FW_BUILD_DIR")
     elf, app_map, app_bin = app_nodes[0], app_nodes[1], app_nodes[2]
-    sources = [env.Value(_resolved(env).layout.signature()), elf, app_map, app_bin]
+    sources = [env.Value(_facts(env)["layout_signature"]), elf, app_map, app_bin]
     roles = ["elf", "map", "bin"]
     for role, node in (("slot", slot_image), ("boot", boot_image), ("boot_map", boot_map)):
         if node is not None:
@@ -518,7 +549,7 @@ def _tool_alias(env, name, sources, action, comstr, available, **overrides):
 def _flash_alias(env, image, address):
     """``scons flash``: build, then hand ``image`` and its start address to the target's
     programmer (``programmer=`` on the command line overrides the target's)."""
-    command = env.get("FW_PROGRAMMER") or env["FW_RESOLVED"].target.programmer
+    command = env.get("FW_PROGRAMMER") or _facts(env)["programmer"]
     _tool_alias(
         env, "flash", image, _flash_action, "FLASH $SOURCE", command,
         FW_FLASH_COMMAND=command or "", FW_FLASH_ADDRESS=address,
@@ -581,18 +612,18 @@ def _combined_elf_action(target, source, env):
 def _debug_alias(env, image, elf):
     """``scons debug``: QEMU halted with its GDB server on ``gdb_port``; attach with
     ``gdb-multiarch combined.elf -ex 'target remote :PORT'``."""
-    emulator = env["FW_RESOLVED"].target.emulator
+    emulator = _facts(env)["emulator"]
     _tool_alias(env, "debug", [image, elf], _debug_action, "DEBUG ${SOURCES[0]}", emulator)
 
 
 def _emulator(env, purpose, instead):
-    resolved = env["FW_RESOLVED"]
-    if not resolved.target.emulator:
+    facts = _facts(env)
+    if not facts["emulator"]:
         raise SCons.Errors.UserError(
-            f"{resolved.target.name} declares no emulator, so `scons {purpose}` cannot start one; "
+            f"{facts['target']} declares no emulator, so `scons {purpose}` cannot start one; "
             f'{instead}, or use a target with an "emulator" command (MPS2_AN385 runs under QEMU)'
         )
-    return resolved.target.emulator
+    return facts["emulator"]
 
 
 def _debug_action(target, source, env):
@@ -612,7 +643,7 @@ def _debug_action(target, source, env):
 def _run_alias(env, image):
     """``scons run``: build, then boot ``image`` in the target's emulator and show its console.
     With several targets, only those with an emulator join the alias."""
-    _tool_alias(env, "run", image, _run_action, "RUN $SOURCE", env["FW_RESOLVED"].target.emulator)
+    _tool_alias(env, "run", image, _run_action, "RUN $SOURCE", _facts(env)["emulator"])
 
 
 def _run_action(target, source, env):
@@ -631,31 +662,11 @@ def _run_action(target, source, env):
 
 def _build_info(env, outputs):
     """build-info.json over every output; its metadata is path-free text."""
-    from fwbuild.buildinfo import config_digest
-    from fwbuild.signing import signature_kind
-
-    resolved = _resolved(env)
-    layout, project, target = resolved.layout, resolved.project, resolved.target
-    signer = env["FW_SIGNER_CHOICE"].signer if "FW_SIGNER_CHOICE" in env else None
     epoch = env["FW_EPOCH_RESOLVED"].seconds if "FW_EPOCH_RESOLVED" in env else None
-    signing = project.signing
     meta = {
-        "target": target.name,
-        "profile": env["FW_PROFILE"],
-        "mode": layout.mode,
-        "project": {"name": project.name, "version": str(project.version)},
-        "config_sha256": config_digest(
-            {
-                "layout": layout.signature(),
-                "flags": target.flags(env["FW_PROFILE"]),
-                "macros": target.macros,
-                "signing": [signing.security_counter, signing.custom_tlvs, signing.pad, signing.confirm],
-            }
-        ),
+        **_facts(env)["build_info"],
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "header_timestamp": epoch,
-        "signature": signature_kind(signer) if layout.region("header") else "no slot image",
-        "signing_key_sha256": signer.public.key_hash.hex() if signer else None,
     }
     files = [n for n in outputs if not isinstance(n, SCons.Node.Python.Value)]
     return env.FwBuildInfo(
@@ -677,27 +688,13 @@ def _build_info_action(target, source, env):
     write_atomic(target[0].abspath, build_info(build, outputs, meta, tools))
 
 
-def _hooks(env, stage):
-    resolved = _resolved(env)
-    if not resolved.layout.post_build_hooks:
-        return []
-    from fwbuild.hooks import hooks_named
-
-    declared = resolved.target.layout.get("post_build_hooks")  # names the file that set them
-    try:
-        hooks = hooks_named(resolved.layout.post_build_hooks, declared.file if declared else None)
-    except FwbuildError as exc:
-        _die(str(exc))
-    return [h for h in hooks if h.stage == stage]
-
-
 def _image_hooks(env, image, outputs):
     """Image-stage hooks, named ones first, each writing a new file: combined-crc.bin,
     app-crc.bin, or what a repo hook declares (a stamp when it declares nothing)."""
     nodes = []
-    for hook in _hooks(env, "image"):
-        out = image.dir.File(image.name.replace(".bin", hook.output_suffix + ".bin"))
-        nodes += env.FwImageHook(out, image, FW_IMAGE_HOOK=hook.name)
+    for name, suffix in _facts(env)["hooks"]["image"]:
+        out = image.dir.File(image.name.replace(".bin", suffix + ".bin"))
+        nodes += env.FwImageHook(out, image, FW_IMAGE_HOOK=name)
     build = env.Dir("$FW_BUILD_DIR")
     for hook in env.get("FW_REPO_HOOKS", []):
         if hook.stage != "image":
@@ -771,53 +768,31 @@ def _epoch(env):
     return _once(env, "FW_EPOCH_RESOLVED", make)
 
 
-def _slot_image(env, layout, app_bin):
+def _slot_image(env, app_bin):
     """app-signed.bin/.hex (+ .sig for Mbed formats with a key): the slot image as the
     bootloader sees it. Its sources carry the signing choice as path-free text."""
-    from fwbuild.signing import signature_kind
-
+    facts = _facts(env)
+    slot = facts["slot"]
     build = env.Dir("$FW_BUILD_DIR")
-    epoch = _epoch(env) if layout.header_format != "mcuboot" else None  # Mbed headers carry a time
-    choice = _signer(env)
-    project = _resolved(env).project
-    signer = choice.signer
-    described = {
-        "signature": signature_kind(signer),
-        "key_hash": signer.public.key_hash.hex() if signer else None,
-        "command": getattr(signer, "command", None),
-    }
+    described = dict(slot["described"])
     targets = [build.File("app-signed.bin"), build.File("app-signed.hex")]
-    if layout.header_format == "mcuboot":
-        # What decides the image's bytes, without importing the image code at read time.
-        header, app = layout.region("header"), layout.application
-        config = project.signing
-        described["options"] = [
-            app.start - header.start,
-            app.end - header.start,
-            layout.write_size,
-            layout.erased_value,
-            str(project.version),
-            config.security_counter,
-            [[kind, value.hex()] for kind, value in config.custom_tlvs],
-            config.pad,
-            config.confirm,
-        ]
-        extra = {}
-    else:
-        described.update(epoch=epoch.seconds, version=str(project.version))
-        extra = {"FW_EPOCH": epoch.seconds}
-        if signer is not None:
+    extra = {}
+    if not facts["mcuboot_header"]:  # Mbed headers carry a time
+        epoch = _epoch(env).seconds
+        described["epoch"] = epoch
+        extra = {"FW_EPOCH": epoch}
+        if slot["signed"]:
             targets.append(build.File("app-signed.sig"))
-    slot = env.FwSlot(
+    nodes = env.FwSlot(
         targets,
-        [app_bin, env.Value(layout.signature()), env.Value(json.dumps(described, sort_keys=True))],
+        [app_bin, env.Value(facts["layout_signature"]), env.Value(json.dumps(described, sort_keys=True))],
         **extra,
     )
     # A randomised signature must never come back from a cache; a deterministic one only
     # when the user asks for it.
-    if signer is not None and not (signer.deterministic and env.get("FW_CACHE_SIGNED")):
-        env.NoCache(slot)
-    return slot
+    if slot["signed"] and not (slot["deterministic"] and env.get("FW_CACHE_SIGNED")):
+        env.NoCache(nodes)
+    return nodes
 
 
 def _signer(env):
@@ -836,12 +811,6 @@ def _signer(env):
             cache=_read_cache(env),
         )
         _read_cache(env).save()
-        if choice.signer is None:
-            print(
-                "warning: no signing key: app-signed.bin carries a SHA-256 hash only (integrity, "
-                "not authenticity); set signing.key in fwbuild.json or pass sign_key=KEY",
-                file=sys.stderr,
-            )
         return choice
 
     return _once(env, "FW_SIGNER_CHOICE", make)
@@ -852,8 +821,9 @@ def _slot_action(target, source, env):
     from fwbuild.signing import detached_signature, mcuboot_slot_image
     from fwbuild.slot import mbed_slot_image
 
-    layout, project = _layout(env), env["FW_RESOLVED"].project
-    signer = env["FW_SIGNER_CHOICE"].signer
+    resolved = _resolved(env)
+    layout, project = resolved.layout, resolved.project
+    signer = _signer(env).signer
     app = Path(source[0].abspath).read_bytes()
     outputs = [t.abspath for t in target]
     remove_quietly(*outputs)  # a failed signing must not leave the previous image behind

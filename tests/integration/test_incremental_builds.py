@@ -6,6 +6,7 @@ The default log shows one line per step ("CC app/main.c", "LINK build/K64F/app.e
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 
@@ -112,3 +113,47 @@ def test_verbose_shows_command_lines(fw, tmp_path):
     compiles = [line for line in out.splitlines() if "arm-none-eabi-gcc" in line and " -c " in line]
     assert len(compiles) == 3, build.result.describe()
     assert any("-T" in line.split() and "app.ld" in line for line in out.splitlines()), out
+
+
+CORE_READ = "core modules read: "
+
+
+def test_null_build_does_not_resolve_the_project_again(fw, tmp_path):
+    """The graph of a null build comes from the facts the last build remembered: reading the
+    SConstruct imports no part of the core that resolves targets, layouts or keys."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    sconstruct = project / "SConstruct"
+    report = "' '.join(sorted(m for m in sys.modules if m.startswith('fwbuild.')))"
+    sconstruct.write_text(sconstruct.read_text() + f"\nimport sys\nprint({CORE_READ!r} + {report})\n")
+    first = fw.run_scons(project, TARGET)
+    assert first.returncode == 0, first.describe()
+    resolved = next(line for line in first.stdout.splitlines() if line.startswith(CORE_READ))
+    assert "fwbuild.layout" in resolved.split(), first.describe()
+
+    result = fw.run_scons(project, TARGET)
+    assert result.returncode == 0 and result.steps == [], result.describe()
+    read = next(line for line in result.stdout.splitlines() if line.startswith(CORE_READ))
+    assert read[len(CORE_READ) :].split() == ["fwbuild.errors", "fwbuild.fileio", "fwbuild.graphfacts"], read
+
+
+def test_editing_a_target_file_rebuilds_what_it_changes(fw, tmp_path):
+    """A board file of the project's own: its edit reaches the graph although fwbuild.json,
+    the sources and the settings are unchanged."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    (project / "targets").mkdir()
+    board = project / "targets" / "MY_K64F.json"
+    own = {"inherits": "K64F", "description": "our K64F board"}
+    board.write_text(json.dumps(own))
+    fw.edit_project(project, targets_dirs=["targets"])
+    first = fw.run_scons(project, "MY_K64F")
+    assert first.returncode == 0, first.describe()
+    script = project / "build" / "MY_K64F" / "app.ld"
+    assert "__stack_size = 0x00001000;" in script.read_text()  # what MY_K64F inherits
+
+    fw.next_second()  # as a person editing after the build
+    board.write_text(json.dumps({**own, "stack_size": "0x1800"}))
+    result = fw.run_scons(project, "MY_K64F")
+    assert result.returncode == 0, result.describe()
+    assert result.files("CC") == [], result.describe()
+    assert result.count("LDSCRIPT") == 2 and result.count("LINK") == 2, result.describe()
+    assert "__stack_size = 0x00001800;" in script.read_text()

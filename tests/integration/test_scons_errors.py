@@ -120,3 +120,17 @@ def test_misplaced_vector_table_rejected(fw, misplaced):
     again = fails(fw, misplaced)
     assert again.count("LINK") == 1, "the rejected ELF was taken as up to date\n" + again.describe()
     assert error_lines(again) == error_lines(result), again.describe()
+
+
+@pytest.mark.parametrize("built_before", [False, True], ids=["fresh", "after a build"])
+def test_program_for_a_region_the_layout_lacks(fw, tmp_path, built_before):
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    if built_before:  # the graph's facts are remembered: the region is still checked
+        assert fw.run_scons(project, TARGET).returncode == 0
+    sconstruct = project / "SConstruct"
+    sconstruct.write_text(
+        sconstruct.read_text() + '\nenv.FirmwareProgram("extra", Glob("app/*.c"), region="external_flash")\n'
+    )
+    result = fw.run_scons(project, TARGET)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.describe()
+    assert "no 'external_flash' region" in result.stderr, result.describe()

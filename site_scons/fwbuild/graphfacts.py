@@ -1,0 +1,237 @@
+"""What a build graph needs from the resolved project, as JSON data, kept with a record of
+everything it was computed from.
+
+Declaring the graph needs the resolved target, layout and signing choice, and resolving
+them imports the core and creates its classes: about 13 ms of a 180 ms null build, the
+largest part of fwbuild's own cost. As CMake regenerates its build files only when a file
+it read has changed, the SCons tool keeps these facts beside the build folders
+(build/.fwbuild-graph-TARGET.json) and resolves again only when the record no longer
+matches: fwbuild.json, a target file or a targets folder's listing, the signing key, a
+prebuilt bootloader, the linker template, an FWBUILD_* variable, a build setting, or
+fwbuild's own code. The facts are computed from the Layout and from nothing else, and every
+step that builds something resolves it afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fwbuild.fileio import write_atomic
+
+if TYPE_CHECKING:
+    from fwbuild.resolve import Resolved
+    from fwbuild.signing import SignerChoice
+
+FORMAT = 1  # raise when the facts' shape changes
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_TARGETS_DIR = PACKAGE_DIR.parent.parent / "targets"
+
+
+# -- the facts ----------------------------------------------------------------------------------
+def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> dict[str, Any]:
+    """The facts for one target and profile. ``choice`` is None when the layout has no slot
+    image (nothing is signed)."""
+    from fwbuild.buildinfo import config_digest
+    from fwbuild.cheader import layout_header
+    from fwbuild.hooks import hooks_named
+    from fwbuild.layout import BUILT_BOOTLOADER
+    from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
+    from fwbuild.signing import signature_kind
+
+    target, project, layout = resolved.target, resolved.project, resolved.layout
+    flags = target.flags(profile)
+    declared = target.layout.get("post_build_hooks")  # names the file that set them
+    hooks = hooks_named(layout.post_build_hooks, declared.file if declared else None)
+    programs = {}
+    for region in ("application", *(r.name for r in layout.regions if r.name != "application")):
+        context = linker_context(layout, region)
+        programs[region] = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
+    signer = choice.signer if choice else None
+    header = layout.region("header")
+    prebuilt = layout.bootloader_img if layout.bootloader_img != BUILT_BOOTLOADER else None
+    signing = project.signing
+    warnings = []
+    if choice is not None and signer is None:
+        warnings.append(
+            "no signing key: app-signed.bin carries a SHA-256 hash only (integrity, not "
+            "authenticity); set signing.key in fwbuild.json or pass sign_key=KEY"
+        )
+    facts: dict[str, Any] = {
+        "target": target.name,
+        "project_file": str(project.file) if project.file else None,
+        "toolchain_gcc": project.toolchain_gcc,
+        "version": str(project.version),
+        "linker_template": str(project.linker_template) if project.linker_template else None,
+        "default_template": str(DEFAULT_TEMPLATE),
+        "cflags": list(flags["cflags"]),
+        "ldflags": list(flags["ldflags"]),
+        "core_flags": list(target.core_flags),
+        "include_dirs": [str(d) for d in target.include_dirs],
+        "vector_count": target.vector_count,
+        "macros": list(target.macros),
+        "programmer": target.programmer,
+        "emulator": target.emulator,
+        "mode": layout.mode,
+        "layout_signature": layout.signature(),
+        "layout_json": layout.to_json(),
+        "layout_header": layout_header(layout),
+        "flash_start": layout.flash_start,
+        "built_bootloader": layout.bootloader_img == BUILT_BOOTLOADER,
+        "bootloader_img": prebuilt,
+        "header": header is not None,
+        "mcuboot_header": layout.header_format == "mcuboot",
+        "application_start": layout.application.start,
+        "programs": programs,
+        "hooks": {
+            "link": [h.name for h in hooks if h.stage == "link"],
+            "image": [[h.name, h.output_suffix] for h in hooks if h.stage == "image"],
+        },
+        "warnings": warnings,
+        "build_info": {
+            "target": target.name,
+            "profile": profile,
+            "mode": layout.mode,
+            "project": {"name": project.name, "version": str(project.version)},
+            "config_sha256": config_digest(
+                {
+                    "layout": layout.signature(),
+                    "flags": flags,
+                    "macros": target.macros,
+                    "signing": [signing.security_counter, signing.custom_tlvs, signing.pad, signing.confirm],
+                }
+            ),
+            "signature": signature_kind(signer) if header else "no slot image",
+            "signing_key_sha256": signer.public.key_hash.hex() if signer else None,
+        },
+    }
+    if header is not None:
+        facts["slot"] = _slot_facts(resolved, signer)
+    # What the build read besides the config files (their paths were chosen by the config).
+    facts["read"] = [
+        str(p)
+        for p in (
+            choice.key_path if choice else None,
+            prebuilt,
+            project.linker_template,
+        )
+        if p is not None
+    ]
+    facts["targets_dirs"] = [str(d) for d in project.targets_dirs]
+    return json.loads(json.dumps(facts))  # the same types whether computed or read back
+
+
+def _slot_facts(resolved: Resolved, signer: Any) -> dict[str, Any]:
+    """What decides the slot image's bytes, without the image code, plus how to cache it."""
+    from fwbuild.signing import signature_kind
+
+    layout, project = resolved.layout, resolved.project
+    described: dict[str, Any] = {
+        "signature": signature_kind(signer),
+        "key_hash": signer.public.key_hash.hex() if signer else None,
+        "command": getattr(signer, "command", None),
+    }
+    if layout.header_format == "mcuboot":
+        header, app, config = layout.region("header"), layout.application, project.signing
+        described["options"] = [
+            app.start - header.start,
+            app.end - header.start,
+            layout.write_size,
+            layout.erased_value,
+            str(project.version),
+            config.security_counter,
+            [[kind, value.hex()] for kind, value in config.custom_tlvs],
+            config.pad,
+            config.confirm,
+        ]
+    else:
+        described["version"] = str(project.version)  # the epoch joins it at read time
+    return {
+        "described": described,
+        "signed": signer is not None,
+        "deterministic": bool(signer is not None and signer.deterministic),
+    }
+
+
+# -- the record of what they came from ------------------------------------------------------------
+def input_record(
+    project_root: Path | str, settings: Mapping[str, Any], targets_dirs: Iterable[str], read: Iterable[str]
+) -> dict[str, Any]:
+    """Everything the facts depend on, as it is now: the settings, the FWBUILD_* variables,
+    fwbuild's code, the targets folders' listings, and the digest of each file."""
+    root = Path(project_root)
+    dirs = [Path(d) for d in targets_dirs] + [SHIPPED_TARGETS_DIR]
+    listings = {str(d): _listing(d) for d in dirs}
+    files = [root / "fwbuild.json"]
+    files += [Path(d) / name for d, names in listings.items() for name in names]
+    files += [Path(p) for p in read]
+    return {
+        "format": FORMAT,
+        "settings": {"project": str(root), **settings},
+        "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith("FWBUILD_")},
+        "code": _code_identity(),
+        "listings": listings,
+        "files": {str(p): _digest(p) for p in files},
+    }
+
+
+def lookup(cache_file: Path, project_root: Path | str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The remembered facts if nothing they came from has changed, else None."""
+    entry = _load(cache_file).get(_key(settings))
+    if not isinstance(entry, dict) or not isinstance(entry.get("facts"), dict):
+        return None
+    facts = entry["facts"]
+    try:
+        now = input_record(project_root, settings, facts["targets_dirs"], facts["read"])
+    except (KeyError, TypeError):
+        return None
+    return facts if now == entry.get("record") else None
+
+
+def remember(
+    cache_file: Path, project_root: Path | str, settings: Mapping[str, Any], facts: Mapping[str, Any]
+) -> None:
+    record = input_record(project_root, settings, facts["targets_dirs"], facts["read"])
+    entries = _load(cache_file)
+    entries[_key(settings)] = {"record": record, "facts": facts}
+    write_atomic(cache_file, json.dumps(entries, sort_keys=True) + "\n")
+
+
+def _key(settings: Mapping[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True)
+
+
+def _load(cache_file: Path) -> dict[str, Any]:
+    try:
+        entries = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: resolve afresh
+    return entries if isinstance(entries, dict) else {}
+
+
+def _listing(folder: Path) -> list[str] | None:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.suffix == ".json")
+    except OSError:
+        return None
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _code_identity() -> str:
+    """fwbuild's own modules by size and modification time: a changed or upgraded core
+    computes the facts again."""
+    stats = []
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        st = path.stat()
+        stats.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(stats).encode()).hexdigest()

@@ -1,0 +1,122 @@
+"""Remembered graph facts: they come back while nothing they were computed from changes,
+and never after."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fwbuild import graphfacts
+from fwbuild.resolve import resolve
+from fwbuild.signing import choose_signer
+
+TARGET = "MY_BOARD"
+
+
+def settings(root: Path, **changes) -> dict:
+    base = {"target": TARGET, "profile": "debug", "sign_key": None, "sign_command": None}
+    return {**base, "launch_dir": str(root), **changes}
+
+
+def computed(root: Path, profile: str = "debug") -> dict:
+    resolved = resolve(root, TARGET)
+    choice = choose_signer(resolved.project, profile, cwd=root) if resolved.layout.region("header") else None
+    return graphfacts.compute(resolved, choice, profile)
+
+
+@pytest.fixture
+def project(ws, key_files):
+    """A managed board of the project's own, a prebuilt bootloader and a signing key."""
+    (ws.root / "boot.bin").write_bytes(bytes(range(256)) * 16)
+    shutil.copy(key_files["ecdsa-p256"], ws.root / "signing.pem")
+    ws.target(TARGET, {"inherits": "MPS2_AN385", "description": "a board"})
+    layout = {"bootloader_img": "boot.bin", "header_offset": "0x8000", "app_offset": "0x8400"}
+    ws.project(version="1.2.3", signing={"key": "signing.pem"}, target_overrides={TARGET: layout})
+    return ws
+
+
+def remembered(root: Path) -> Path:
+    cache = root / "build" / ".fwbuild-graph.json"
+    graphfacts.remember(cache, root, settings(root), computed(root))
+    return cache
+
+
+def test_remembered_facts_are_the_computed_ones(project):
+    root = project.root
+    cache = remembered(root)
+    facts = graphfacts.lookup(cache, root, settings(root))
+    assert facts == computed(root)
+    assert facts == json.loads(json.dumps(facts))  # plain JSON, the same whichever way they came
+    assert facts["mode"] == "managed" and facts["slot"]["signed"] and facts["slot"]["deterministic"]
+    assert facts["bootloader_img"] == str(root / "boot.bin")
+    assert str(root / "signing.pem") in facts["read"]
+
+
+def edit_project(ws):
+    data = json.loads((ws.root / "fwbuild.json").read_text())
+    ws.project(**{**data, "version": "1.2.4"})
+
+
+def edit_target(ws):
+    ws.target(TARGET, {"inherits": "MPS2_AN385", "description": "a board", "stack_size": "0x2000"})
+
+
+def add_target(ws):
+    ws.target("ANOTHER_BOARD", {"inherits": "MPS2_AN385"})
+
+
+def replace_key(ws, key_files):
+    shutil.copy(key_files["ed25519"], ws.root / "signing.pem")
+
+
+def rebuild_bootloader(ws):
+    (ws.root / "boot.bin").write_bytes(bytes(4096))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [edit_project, edit_target, add_target, replace_key, rebuild_bootloader],
+    ids=["fwbuild.json", "target file", "new target file", "signing key", "prebuilt bootloader"],
+)
+def test_a_changed_file_computes_them_again(project, key_files, change):
+    root = project.root
+    cache = remembered(root)
+    if change is replace_key:
+        change(project, key_files)
+    else:
+        change(project)
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+def test_a_changed_setting_or_variable_computes_them_again(project, monkeypatch):
+    root = project.root
+    cache = remembered(root)
+    assert graphfacts.lookup(cache, root, settings(root, profile="release")) is None
+    assert graphfacts.lookup(cache, root, settings(root, sign_key="other.pem")) is None
+    assert graphfacts.lookup(cache, root, settings(root, launch_dir="/elsewhere")) is None
+    assert graphfacts.lookup(cache, root, settings(root)) is not None
+    monkeypatch.setenv("FWBUILD_SIGNING_KEY", str(root / "signing.pem"))
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+def test_changed_code_computes_them_again(project, tmp_path, monkeypatch):
+    code = tmp_path / "package"
+    code.mkdir()
+    (code / "layout.py").write_text("# one\n")
+    monkeypatch.setattr(graphfacts, "PACKAGE_DIR", code)
+    root = project.root
+    cache = remembered(root)
+    assert graphfacts.lookup(cache, root, settings(root)) is not None
+    (code / "layout.py").write_text("# one, edited\n")
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[]", '{"x": 1}'])
+def test_a_damaged_file_computes_them_again(project, content):
+    root = project.root
+    cache = remembered(root)
+    cache.write_text(content)
+    assert graphfacts.lookup(cache, root, settings(root)) is None
