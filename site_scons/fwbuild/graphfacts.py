@@ -202,7 +202,9 @@ def remember(
 
 
 def _key(settings: Mapping[str, Any]) -> str:
-    return json.dumps(settings, sort_keys=True)
+    """One entry per profile: other settings are in the record, and a change of them
+    replaces the entry rather than adding one (the file stays small)."""
+    return str(settings["profile"])
 
 
 def _load(cache_file: Path) -> dict[str, Any]:

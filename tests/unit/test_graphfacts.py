@@ -120,3 +120,18 @@ def test_a_damaged_file_computes_them_again(project, content):
     cache = remembered(root)
     cache.write_text(content)
     assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+def test_one_entry_per_profile(project):
+    """Switching profiles keeps both; other settings replace the profile's entry, so the
+    file does not grow with every key or folder a build was started with."""
+    root = project.root
+    cache = remembered(root)
+    graphfacts.remember(cache, root, settings(root, profile="release"), computed(root, "release"))
+    assert graphfacts.lookup(cache, root, settings(root)) is not None
+    assert graphfacts.lookup(cache, root, settings(root, profile="release")) is not None
+    moved = settings(root, launch_dir=str(root / "app"))
+    graphfacts.remember(cache, root, moved, computed(root))
+    assert graphfacts.lookup(cache, root, moved) is not None
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+    assert sorted(json.loads(cache.read_text())) == ["debug", "release"]
