@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fwbuild.signing import SignerChoice
 
 FORMAT = 1  # raise when the facts' shape changes
+FRESH_SECONDS = 2.0  # an input changed this close to a build is not trusted by its record
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_TARGETS_DIR = PACKAGE_DIR.parent.parent / "targets"
 
@@ -172,10 +173,20 @@ def input_record(
     return {
         "format": FORMAT,
         "settings": {"project": str(root), **settings},
-        "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith("FWBUILD_")},
+        "environment": _environment(),
         "code": _code_identity(),
         "listings": listings,
         "files": {str(p): _digest(p) for p in files},
+    }
+
+
+def _environment() -> dict[str, str]:
+    """FWBUILD_* variables; a password's value is never written down, only that it is set
+    (the key it opens is recorded by its digest)."""
+    return {
+        name: "(set)" if "PASSWORD" in name else value
+        for name, value in sorted(os.environ.items())
+        if name.startswith("FWBUILD_")
     }
 
 
@@ -193,18 +204,37 @@ def lookup(cache_file: Path, project_root: Path | str, settings: Mapping[str, An
 
 
 def remember(
-    cache_file: Path, project_root: Path | str, settings: Mapping[str, Any], facts: Mapping[str, Any]
-) -> None:
+    cache_file: Path,
+    project_root: Path | str,
+    settings: Mapping[str, Any],
+    facts: Mapping[str, Any],
+    started: float,
+) -> bool:
+    """Keep the facts, computed from inputs read after ``started`` (a time.time()), unless
+    an input changed while they were computed or too recently to tell (file times may be
+    coarse): their record would then describe contents the facts were not made from. The
+    next build computes them again. Returns whether they were kept."""
     record = input_record(project_root, settings, facts["targets_dirs"], facts["read"])
+    paths = [*record["files"], *record["listings"]]
+    if any(_modified_since(Path(p), started - FRESH_SECONDS) for p in paths):
+        return False
     entries = _load(cache_file)
     entries[_key(settings)] = {"record": record, "facts": facts}
     write_atomic(cache_file, json.dumps(entries, sort_keys=True) + "\n")
+    return True
+
+
+def _modified_since(path: Path, when: float) -> bool:
+    try:
+        return path.stat().st_mtime >= when
+    except OSError:
+        return False  # a missing input is in the record as missing
 
 
 def _key(settings: Mapping[str, Any]) -> str:
-    """One entry per profile: other settings are in the record, and a change of them
-    replaces the entry rather than adding one (the file stays small)."""
-    return str(settings["profile"])
+    """One entry per profile (and whether the build signs): other settings are in the
+    record, and a change of them replaces the entry rather than adding one."""
+    return f"{settings['profile']}{' signed' if settings.get('signs') else ''}"
 
 
 def _load(cache_file: Path) -> dict[str, Any]:
@@ -216,10 +246,9 @@ def _load(cache_file: Path) -> dict[str, Any]:
 
 
 def _listing(folder: Path) -> list[str] | None:
-    try:
-        return sorted(p.name for p in folder.iterdir() if p.suffix == ".json")
-    except OSError:
+    if not folder.is_dir():
         return None
+    return sorted(p.name for p in folder.glob("*.json"))  # as TargetSet lists them
 
 
 def _digest(path: Path) -> str | None:

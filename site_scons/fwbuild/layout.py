@@ -393,7 +393,7 @@ class _LayoutBuilder:
         value = self.keys["bootloader_img"].value
         if value == BUILT_BOOTLOADER:
             return BUILT_BOOTLOADER
-        path = (self.file("bootloader_img").parent / value).resolve()
+        path = self.file("bootloader_img").parent / value  # symlinks stay: see project.py
         if path.suffix.lower() not in (".bin", ".hex"):
             raise self.error(
                 "bootloader_img",

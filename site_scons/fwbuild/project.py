@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,9 @@ class Project:
 
 def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
     """Read ``fwbuild.json`` under ``root``; a folder without one gets the defaults."""
-    root = Path(root).resolve()
+    # Paths stay as the config names them, joined to their folder, symlinks unresolved: what
+    # a link points to is read when the file is (the build's record of inputs relies on it).
+    root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise ConfigError(root, None, "project folder not found", "check --project")
     path = root / PROJECT_FILE
@@ -101,7 +104,7 @@ def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
         raise ConfigError(path, "version", str(exc), "use X.Y.Z[+B], e.g. 1.2.3+4") from None
     dirs = []
     for entry in data.get("targets_dirs", []):
-        folder = (root / entry).resolve()
+        folder = root / entry
         if not folder.is_dir():
             raise ConfigError(
                 path, "targets_dirs", f"folder '{entry}' not found", "create it or remove the entry"
@@ -109,7 +112,7 @@ def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
         dirs.append(folder)
     template = data.get("linker_template")
     if template is not None:
-        template_path = (root / template).resolve()
+        template_path = root / template
         if not template_path.is_file():
             raise ConfigError(path, "linker_template", f"file '{template}' not found")
     overrides = {
@@ -150,7 +153,7 @@ def _signing(root: Path, path: Path, data: dict) -> SigningConfig:
     key = data.get("key")
     return SigningConfig(
         file=path,
-        key=(root / key).resolve() if key else None,
+        key=root / key if key else None,
         sign_command=data.get("sign_command"),
         security_counter=counter,
         custom_tlvs=tuple(tlvs),

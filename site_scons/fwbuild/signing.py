@@ -96,10 +96,12 @@ def choose_signer(
 
 def _private_key(path: Path, environ: Mapping[str, str], cache: ReadCache | None) -> Signer:
     """The key, or with a cache and an unchanged file, its remembered facts (the key itself
-    is then loaded only if something needs signing)."""
+    is then loaded only if something needs signing). The file is known by its content: a
+    replaced key may keep its size and time."""
+    import hashlib
+
     try:
-        stat = path.stat()
-        entry = f"key:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        entry = f"key:{hashlib.sha256(path.read_bytes()).hexdigest()}"
     except OSError:
         entry = None
     known = cache.get(entry) if cache is not None and entry else None

@@ -17,6 +17,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import SCons.Action
@@ -262,6 +263,7 @@ def _resolved(env):
     def make():
         from fwbuild.resolve import resolve
 
+        env["FW_RESOLVED_AT"] = time.time()  # inputs changed after this were not read
         resolved = resolve(env["FW_PROJECT"], env["FW_TARGET"], _read_cache(env))
         _read_cache(env).save()
         return resolved
@@ -281,26 +283,30 @@ def _facts(env):
     def make():
         from fwbuild import graphfacts
 
+        sign_key = env.get("FW_SIGN_KEY") or None
+        signs = bool(env.get("FW_FIRMWARE_PIPELINE"))  # env.FirmwareProgram() alone signs nothing
         settings = {
             "target": env["FW_TARGET"],
             "profile": env["FW_PROFILE"],
-            "sign_key": env.get("FW_SIGN_KEY") or None,
+            "signs": signs,
+            "sign_key": sign_key,
             "sign_command": env.get("FW_SIGN_COMMAND") or None,
-            "launch_dir": SCons.Script.GetLaunchDir(),
+            # what a relative sign_key= is relative to
+            "launch_dir": SCons.Script.GetLaunchDir() if sign_key and not os.path.isabs(sign_key) else None,
         }
         # Beside the read cache, not among the target's outputs: it holds this checkout's paths.
         remembered = Path(env.Dir("$FW_BUILD_DIR").dir.abspath) / f".fwbuild-graph-{env['FW_TARGET']}.json"
         facts = graphfacts.lookup(remembered, env["FW_PROJECT"], settings)
         if facts is None:
             resolved = _resolved(env)
-            choice = _signer(env) if resolved.layout.region("header") is not None else None
+            choice = _signer(env) if signs and resolved.layout.region("header") is not None else None
             facts = graphfacts.compute(resolved, choice, env["FW_PROFILE"])
-            graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts)
+            graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts, env["FW_RESOLVED_AT"])
         for warning in facts["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
         return facts
 
-    return _once(env, "FW_FACTS", make)
+    return _once(env, "FW_FACTS_SIGNED" if env.get("FW_FIRMWARE_PIPELINE") else "FW_FACTS", make)
 
 
 def _read_cache(env):
@@ -416,7 +422,7 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
-_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_FACTS", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
+_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_FACTS", "FW_FACTS_SIGNED", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
 
 
 def Firmware(env, app, bootloader=None):
@@ -434,6 +440,7 @@ def Firmware(env, app, bootloader=None):
             nodes += one.Firmware(app, bootloader)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
+    env["FW_FIRMWARE_PIPELINE"] = True  # the facts then include the signing choice
     facts = _facts(env)
     build = env.Dir("$FW_BUILD_DIR")
     app_nodes = env.FirmwareProgram("app", app)

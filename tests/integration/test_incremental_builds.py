@@ -125,6 +125,7 @@ def test_null_build_does_not_resolve_the_project_again(fw, tmp_path):
     sconstruct = project / "SConstruct"
     report = "' '.join(sorted(m for m in sys.modules if m.startswith('fwbuild.')))"
     sconstruct.write_text(sconstruct.read_text() + f"\nimport sys\nprint({CORE_READ!r} + {report})\n")
+    fw.age(project)
     first = fw.run_scons(project, TARGET)
     assert first.returncode == 0, first.describe()
     resolved = next(line for line in first.stdout.splitlines() if line.startswith(CORE_READ))
@@ -145,10 +146,12 @@ def test_editing_a_target_file_rebuilds_what_it_changes(fw, tmp_path):
     own = {"inherits": "K64F", "description": "our K64F board"}
     board.write_text(json.dumps(own))
     fw.edit_project(project, targets_dirs=["targets"])
+    fw.age(project)  # so that the first build remembers its graph facts
     first = fw.run_scons(project, "MY_K64F")
     assert first.returncode == 0, first.describe()
     script = project / "build" / "MY_K64F" / "app.ld"
     assert "__stack_size = 0x00001000;" in script.read_text()  # what MY_K64F inherits
+    assert (project / "build" / ".fwbuild-graph-MY_K64F.json").is_file()  # the graph's facts, remembered
 
     fw.next_second()  # as a person editing after the build
     board.write_text(json.dumps({**own, "stack_size": "0x1800"}))

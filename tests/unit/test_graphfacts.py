@@ -4,7 +4,9 @@ and never after."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,8 @@ TARGET = "MY_BOARD"
 
 
 def settings(root: Path, **changes) -> dict:
-    base = {"target": TARGET, "profile": "debug", "sign_key": None, "sign_command": None}
-    return {**base, "launch_dir": str(root), **changes}
+    base = {"target": TARGET, "profile": "debug", "signs": True, "sign_key": None, "sign_command": None}
+    return {**base, "launch_dir": None, **changes}
 
 
 def computed(root: Path, profile: str = "debug") -> dict:
@@ -35,12 +37,22 @@ def project(ws, key_files):
     ws.target(TARGET, {"inherits": "MPS2_AN385", "description": "a board"})
     layout = {"bootloader_img": "boot.bin", "header_offset": "0x8000", "app_offset": "0x8400"}
     ws.project(version="1.2.3", signing={"key": "signing.pem"}, target_overrides={TARGET: layout})
+    age(ws.root)
     return ws
+
+
+def age(folder: Path) -> None:
+    """Date every file and folder an hour back, as in a checkout made earlier: an input
+    written within seconds of a build is not remembered (see the race test)."""
+    old = time.time() - 3600
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (old, old), follow_symlinks=False)
 
 
 def remembered(root: Path) -> Path:
     cache = root / "build" / ".fwbuild-graph.json"
-    graphfacts.remember(cache, root, settings(root), computed(root))
+    started = time.time()
+    assert graphfacts.remember(cache, root, settings(root), computed(root), started)
     return cache
 
 
@@ -127,11 +139,48 @@ def test_one_entry_per_profile(project):
     file does not grow with every key or folder a build was started with."""
     root = project.root
     cache = remembered(root)
-    graphfacts.remember(cache, root, settings(root, profile="release"), computed(root, "release"))
+    release = settings(root, profile="release")
+    graphfacts.remember(cache, root, release, computed(root, "release"), time.time())
     assert graphfacts.lookup(cache, root, settings(root)) is not None
-    assert graphfacts.lookup(cache, root, settings(root, profile="release")) is not None
-    moved = settings(root, launch_dir=str(root / "app"))
-    graphfacts.remember(cache, root, moved, computed(root))
+    assert graphfacts.lookup(cache, root, release) is not None
+    moved = settings(root, sign_key="signing.pem", launch_dir=str(root))
+    graphfacts.remember(cache, root, moved, computed(root), time.time())
     assert graphfacts.lookup(cache, root, moved) is not None
     assert graphfacts.lookup(cache, root, settings(root)) is None
-    assert sorted(json.loads(cache.read_text())) == ["debug", "release"]
+    assert sorted(json.loads(cache.read_text())) == ["debug signed", "release signed"]
+
+
+def test_an_input_changed_while_they_were_computed_is_not_trusted(project):
+    """The record is taken after computing: a file saved in between (or too recently for
+    its time to tell) would make the record describe contents the facts never saw."""
+    root = project.root
+    started = time.time()
+    facts = computed(root)
+    edit_target(project)  # saved by an editor while the build was resolving
+    cache = root / "build" / ".fwbuild-graph.json"
+    assert not graphfacts.remember(cache, root, settings(root), facts, started)
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+def test_a_repointed_symlink_computes_them_again(project, key_files):
+    """The config names a link; what it points to is read, and a new target is noticed."""
+    root = project.root
+    (root / "keys").mkdir()
+    shutil.copy(key_files["ed25519"], root / "keys" / "next.pem")
+    (root / "signing.pem").rename(root / "keys" / "first.pem")
+    (root / "signing.pem").symlink_to(root / "keys" / "first.pem")
+    age(root)
+    cache = remembered(root)
+    assert graphfacts.lookup(cache, root, settings(root)) is not None
+    (root / "signing.pem").unlink()
+    (root / "signing.pem").symlink_to(root / "keys" / "next.pem")
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+
+
+def test_a_key_password_is_never_written_down(project, keys, monkeypatch):
+    keys.write(project.root / "signing.pem", keys.generate("ecdsa-p256"), password=b"not-in-the-file")
+    age(project.root)
+    monkeypatch.setenv("FWBUILD_SIGNING_KEY_PASSWORD", "not-in-the-file")
+    cache = remembered(project.root)
+    assert "not-in-the-file" not in cache.read_text()
+    assert graphfacts.lookup(cache, project.root, settings(project.root)) is not None
