@@ -35,8 +35,8 @@ SHIPPED_TARGETS_DIR = PACKAGE_DIR.parent.parent / "targets"
 
 # -- the facts ----------------------------------------------------------------------------------
 def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> dict[str, Any]:
-    """The facts for one target and profile. ``choice`` is None when the layout has no slot
-    image (nothing is signed)."""
+    """The facts for one target and profile. ``choice`` is None when the build signs
+    nothing (no slot image, or programs without the pipeline)."""
     from fwbuild.buildinfo import config_digest
     from fwbuild.cheader import layout_header
     from fwbuild.hooks import hooks_named
@@ -113,15 +113,8 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
     if header is not None:
         facts["slot"] = _slot_facts(resolved, signer)
     # What the build read besides the config files (their paths were chosen by the config).
-    facts["read"] = [
-        str(p)
-        for p in (
-            choice.key_path if choice else None,
-            prebuilt,
-            project.linker_template,
-        )
-        if p is not None
-    ]
+    read = (choice.key_path if choice else None, prebuilt, project.linker_template)
+    facts["read"] = [str(p) for p in read if p is not None]
     facts["targets_dirs"] = [str(d) for d in project.targets_dirs]
     return json.loads(json.dumps(facts))  # the same types whether computed or read back
 
