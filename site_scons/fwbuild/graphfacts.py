@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,26 +203,37 @@ def remember(
     settings: Mapping[str, Any],
     facts: Mapping[str, Any],
     started: float,
-) -> bool:
+) -> tuple[bool, list[str]]:
     """Keep the facts, computed from inputs read after ``started`` (a time.time()), unless
     an input changed while they were computed or too recently to tell (file times may be
-    coarse): their record would then describe contents the facts were not made from. The
-    next build computes them again. Returns whether they were kept."""
+    coarse): their record would then describe contents the facts were not made from, and
+    the next build computes them again. Returns whether they were kept, and the inputs whose
+    time lies in the future (a skewed clock: while it does, nothing is kept)."""
     record = input_record(project_root, settings, facts["targets_dirs"], facts["read"])
-    paths = [*record["files"], *record["listings"]]
-    if any(_modified_since(Path(p), started - FRESH_SECONDS) for p in paths):
-        return False
+    paths = [Path(p) for p in (*record["files"], *record["listings"])]
+    now = time.time()
+    changed = {p: _changed_at(p) for p in paths}
+    future = [str(p) for p, at in changed.items() if at > now + 1]
+    if future or any(at >= started - FRESH_SECONDS for at in changed.values()):
+        return False, future
     entries = _load(cache_file)
     entries[_key(settings)] = {"record": record, "facts": facts}
     write_atomic(cache_file, json.dumps(entries, sort_keys=True) + "\n")
-    return True
+    return True, []
 
 
-def _modified_since(path: Path, when: float) -> bool:
-    try:
-        return path.stat().st_mtime >= when
-    except OSError:
-        return False  # a missing input is in the record as missing
+def _changed_at(path: Path) -> float:
+    """The last change to a path or to the link that names it: the later of the
+    modification and status-change times, which copies that keep a file's modification
+    time (cp -p, rsync -t, tar) and re-pointed links still move."""
+    at = 0.0
+    for follow in (False, True):
+        try:
+            st = os.stat(path, follow_symlinks=follow)
+        except OSError:
+            continue  # a missing input is in the record as missing
+        at = max(at, st.st_mtime, st.st_ctime)
+    return at
 
 
 def _key(settings: Mapping[str, Any]) -> str:

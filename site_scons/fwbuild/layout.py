@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fwbuild.errors import ConfigError, LayoutError
+from fwbuild.paths import real_path
 from fwbuild.sectors import SectorMap
 from fwbuild.targets import RamBank, Region, ReservedBytes, Sourced, Target
 from fwbuild.values import ValueParseError, hex32, parse_int
@@ -101,7 +102,7 @@ class Layout:
         data = asdict(self)
         data["reserved"] = [dict(r, data=r["data"].hex()) for r in data["reserved"]]
         if self.bootloader_img not in (None, BUILT_BOOTLOADER):
-            data["bootloader_img"] = Path(self.bootloader_img).name
+            data["bootloader_img"] = real_path(self.bootloader_img).name
         return json.dumps(data, sort_keys=True, default=list)
 
 
@@ -328,7 +329,7 @@ class _LayoutBuilder:
             self.check_in_flash("bootloader_size", end - 1)
             self.check_sector_aligned("bootloader_size", end, "the end of the bootloader region")
             return [Region("bootloader", flash_start, size)]
-        segments = self.flash_segments(image)
+        segments = self.flash_segments(real_path(image))
         if not segments:
             raise self.error("bootloader_img", f"{image} holds no bytes", "build the bootloader first")
         first_start, first_end = segments[0]
@@ -393,8 +394,8 @@ class _LayoutBuilder:
         value = self.keys["bootloader_img"].value
         if value == BUILT_BOOTLOADER:
             return BUILT_BOOTLOADER
-        path = self.file("bootloader_img").parent / value  # symlinks stay: see project.py
-        if path.suffix.lower() not in (".bin", ".hex"):
+        path = self.file("bootloader_img").parent / value  # as configured: see fwbuild.paths
+        if real_path(path).suffix.lower() not in (".bin", ".hex"):
             raise self.error(
                 "bootloader_img",
                 f"'{value}' is neither a .bin nor a .hex file",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,9 +87,7 @@ class Project:
 
 def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
     """Read ``fwbuild.json`` under ``root``; a folder without one gets the defaults."""
-    # Paths stay as the config names them, joined to their folder, symlinks unresolved: what
-    # a link points to is read when the file is (the build's record of inputs relies on it).
-    root = Path(os.path.abspath(root))
+    root = Path(root).resolve()
     if not root.is_dir():
         raise ConfigError(root, None, "project folder not found", "check --project")
     path = root / PROJECT_FILE
@@ -104,7 +101,7 @@ def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
         raise ConfigError(path, "version", str(exc), "use X.Y.Z[+B], e.g. 1.2.3+4") from None
     dirs = []
     for entry in data.get("targets_dirs", []):
-        folder = root / entry
+        folder = root / entry  # as configured, links unresolved: see fwbuild.paths
         if not folder.is_dir():
             raise ConfigError(
                 path, "targets_dirs", f"folder '{entry}' not found", "create it or remove the entry"

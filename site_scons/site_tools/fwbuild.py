@@ -275,38 +275,58 @@ def _layout(env):
     return _resolved(env).layout
 
 
+class _FactsBySettings(dict):
+    """Graph facts by the settings they were made for. SCons copies plain dicts when an
+    environment is cloned; this one its clones share."""
+
+
 def _facts(env):
     """What the graph needs from the resolved project (fwbuild.graphfacts), remembered in
     build/ and computed again, by resolving, only when something it came from has
     changed: a null build then skips importing the core. Steps that build resolve afresh."""
+    sign_key = env.get("FW_SIGN_KEY") or None
+    settings = {
+        "target": env["FW_TARGET"],
+        "profile": env["FW_PROFILE"],
+        "signs": bool(env.get("FW_FIRMWARE_PIPELINE")),  # env.FirmwareProgram() alone signs nothing
+        "sign_key": sign_key,
+        "sign_command": env.get("FW_SIGN_COMMAND") or None,
+        # what a relative sign_key= is relative to
+        "launch_dir": SCons.Script.GetLaunchDir() if sign_key and not os.path.isabs(sign_key) else None,
+    }
+    known = env.get("FW_FACTS")
+    if not isinstance(known, _FactsBySettings):
+        known = env["FW_FACTS"] = _FactsBySettings()
+    key = json.dumps(settings, sort_keys=True)
+    if key not in known:
+        try:
+            known[key] = _remembered_facts(env, settings)
+        except FwbuildError as exc:
+            _die(str(exc))
+    return known[key]
 
-    def make():
-        from fwbuild import graphfacts
 
-        sign_key = env.get("FW_SIGN_KEY") or None
-        signs = bool(env.get("FW_FIRMWARE_PIPELINE"))  # env.FirmwareProgram() alone signs nothing
-        settings = {
-            "target": env["FW_TARGET"],
-            "profile": env["FW_PROFILE"],
-            "signs": signs,
-            "sign_key": sign_key,
-            "sign_command": env.get("FW_SIGN_COMMAND") or None,
-            # what a relative sign_key= is relative to
-            "launch_dir": SCons.Script.GetLaunchDir() if sign_key and not os.path.isabs(sign_key) else None,
-        }
-        # Beside the read cache, not among the target's outputs: it holds this checkout's paths.
-        remembered = Path(env.Dir("$FW_BUILD_DIR").dir.abspath) / f".fwbuild-graph-{env['FW_TARGET']}.json"
-        facts = graphfacts.lookup(remembered, env["FW_PROJECT"], settings)
-        if facts is None:
-            resolved = _resolved(env)
-            choice = _signer(env) if signs and resolved.layout.region("header") is not None else None
-            facts = graphfacts.compute(resolved, choice, env["FW_PROFILE"])
-            graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts, env["FW_RESOLVED_AT"])
-        for warning in facts["warnings"]:
-            print(f"warning: {warning}", file=sys.stderr)
-        return facts
+def _remembered_facts(env, settings):
+    from fwbuild import graphfacts
 
-    return _once(env, "FW_FACTS_SIGNED" if env.get("FW_FIRMWARE_PIPELINE") else "FW_FACTS", make)
+    build = env.Dir("$FW_BUILD_DIR")
+    # Beside the read cache, not among the outputs: it holds this checkout's paths.
+    remembered = Path(build.dir.abspath) / f".fwbuild-graph-{build.name}.json"
+    facts = graphfacts.lookup(remembered, env["FW_PROJECT"], settings)
+    if facts is None:
+        resolved = _resolved(env)
+        choice = _signer(env) if settings["signs"] and resolved.layout.region("header") is not None else None
+        facts = graphfacts.compute(resolved, choice, settings["profile"])
+        _, future = graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts, env["FW_RESOLVED_AT"])
+        if future:
+            print(
+                f"warning: {future[0]} was modified in the future (is the clock skewed?); until that "
+                "time passes, every build resolves the project again",
+                file=sys.stderr,
+            )
+    for warning in facts["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return facts
 
 
 def _read_cache(env):
@@ -373,17 +393,22 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
         except FwbuildError as exc:
             _die(str(exc))
         program = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
-    template = facts["linker_template"] or env.get("FW_LINKER_TEMPLATE") or facts["default_template"]
-    script = env.FwLinkerScript(
-        out.File(f"{name}.ld"), [env.File(str(template)), env.Value(program["context"])]
-    )
+    # Paths from the config become nodes by their real path: SCons reads ".." as text, the
+    # system after following links (fwbuild.paths).
+    from fwbuild.paths import real_path
+
+    if facts["linker_template"]:
+        template = env.File(str(real_path(facts["linker_template"])))
+    else:
+        template = env.File(env.get("FW_LINKER_TEMPLATE") or facts["default_template"])
+    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(program["context"])])
 
     prog = env.Clone()
     prog.Append(
         CCFLAGS=facts["cflags"],
         ASFLAGS=facts["core_flags"],
         LINKFLAGS=facts["cflags"] + facts["ldflags"],
-        CPPPATH=[build] + [env.Dir(d) for d in facts["include_dirs"]],
+        CPPPATH=[build] + [env.Dir(str(real_path(d))) for d in facts["include_dirs"]],
         CPPDEFINES=[
             f"TARGET_{facts['target']}",
             ("FWBUILD_VECTOR_COUNT", facts["vector_count"]),
@@ -422,7 +447,7 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
-_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_FACTS", "FW_FACTS_SIGNED", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
+_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
 
 
 def Firmware(env, app, bootloader=None):
@@ -469,7 +494,9 @@ def Firmware(env, app, bootloader=None):
         boot_image = boot_nodes[2]  # bootloader.bin, placed at the flash start
         boot_map = boot_nodes[1]
     else:
-        boot_image = env.File(facts["bootloader_img"])
+        from fwbuild.paths import real_path  # as in FirmwareProgram
+
+        boot_image = env.File(str(real_path(facts["bootloader_img"])))
     slot_source = app_nodes[2]  # app.bin
     slot_image = None
     if facts["header"]:

@@ -187,15 +187,13 @@ def next_second() -> None:
     time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 
-def age(folder: Path, seconds: float = 3600) -> None:
-    """Date a project's files and folders back, as in a checkout made earlier. A build
-    does not remember its graph facts from inputs saved within seconds of it (their times
-    cannot tell a later edit apart), so a test of the remembered path starts from old files."""
-    then = time.time() - seconds
-    for path in [folder, *folder.rglob("*")]:
-        os.utime(path, (then, then), follow_symlinks=False)
-    # The shipped target files are inputs too; right after a checkout they are that new.
-    newest = max(p.stat().st_mtime for p in (REPO / "targets").glob("*.json"))
+def settle(folder: Path) -> None:
+    """Wait until a project's files, and the shipped target files, last changed more than
+    2 s ago. A build does not remember its graph facts from inputs changed within seconds of
+    it (their times cannot tell a later edit apart), and a test of the remembered path
+    writes its project just before building it."""
+    paths = [folder, *folder.rglob("*"), *(REPO / "targets").glob("*.json")]
+    newest = max(max(p.lstat().st_mtime, p.lstat().st_ctime) for p in paths)
     time.sleep(max(0.0, newest + 2.5 - time.time()))
 
 

@@ -125,7 +125,7 @@ def test_null_build_does_not_resolve_the_project_again(fw, tmp_path):
     sconstruct = project / "SConstruct"
     report = "' '.join(sorted(m for m in sys.modules if m.startswith('fwbuild.')))"
     sconstruct.write_text(sconstruct.read_text() + f"\nimport sys\nprint({CORE_READ!r} + {report})\n")
-    fw.age(project)
+    fw.settle(project)
     first = fw.run_scons(project, TARGET)
     assert first.returncode == 0, first.describe()
     resolved = next(line for line in first.stdout.splitlines() if line.startswith(CORE_READ))
@@ -134,7 +134,8 @@ def test_null_build_does_not_resolve_the_project_again(fw, tmp_path):
     result = fw.run_scons(project, TARGET)
     assert result.returncode == 0 and result.steps == [], result.describe()
     read = next(line for line in result.stdout.splitlines() if line.startswith(CORE_READ))
-    assert read[len(CORE_READ) :].split() == ["fwbuild.errors", "fwbuild.fileio", "fwbuild.graphfacts"], read
+    resolving = {"fwbuild.targets", "fwbuild.project", "fwbuild.layout", "fwbuild.resolve", "fwbuild.signing"}
+    assert not resolving & set(read[len(CORE_READ) :].split()), read
 
 
 def test_editing_a_target_file_rebuilds_what_it_changes(fw, tmp_path):
@@ -146,7 +147,7 @@ def test_editing_a_target_file_rebuilds_what_it_changes(fw, tmp_path):
     own = {"inherits": "K64F", "description": "our K64F board"}
     board.write_text(json.dumps(own))
     fw.edit_project(project, targets_dirs=["targets"])
-    fw.age(project)  # so that the first build remembers its graph facts
+    fw.settle(project)  # so that the first build remembers its graph facts
     first = fw.run_scons(project, "MY_K64F")
     assert first.returncode == 0, first.describe()
     script = project / "build" / "MY_K64F" / "app.ld"

@@ -277,3 +277,33 @@ def test_records_outside_flash_need_a_declared_bank(fw, tmp_path):
     assert "bootloader_img: boot_stray.hex holds bytes at 0x10001014..0x10001018" in text, text
     assert "nvm_banks" in text and "Traceback" not in result.output
     assert not (project / "build/K64F").exists() or not list((project / "build/K64F").glob("combined*"))
+
+
+def test_a_vendor_bsp_through_a_symlink(fw, tmp_path):
+    """targets/ links to a vendor BSP whose board file names its bootloader and headers
+    with "..": they are the BSP's (the link's target's parent), as the system reads them,
+    never the project's files of the same name."""
+    boot = bootloader_bin(fw, tmp_path, "MPS2_AN385")
+    bsp = tmp_path / "vendor" / "bsp"
+    (bsp / "targets").mkdir(parents=True)
+    (bsp / "boot").mkdir()
+    (bsp / "inc").mkdir()
+    (bsp / "boot" / "bootloader.bin").write_bytes(boot.read_bytes())
+    (bsp / "inc" / "bsp.h").write_text("#define BSP_ID 7\n")
+    board = {
+        "inherits": "MPS2_AN385",
+        "include_dirs": ["../inc"],
+        "bootloader_img": "../boot/bootloader.bin",
+        "header_offset": "0x8000",
+    }
+    (bsp / "targets" / "VENDOR_BOARD.json").write_text(json.dumps(board))
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    (project / "targets").symlink_to(Path("..") / "vendor" / "bsp" / "targets")
+    (project / "boot").mkdir()  # decoys where ".." would lead if read as text
+    (project / "boot" / "bootloader.bin").write_bytes(b"\x55" * len(boot.read_bytes()))
+    (project / "app" / "bsp_id.c").write_text('#include "bsp.h"\nint bsp_id = BSP_ID;\n')
+    fw.edit_project(project, targets_dirs=["targets"], target_overrides={})  # the board file decides
+    result = fw.run_scons(project, "VENDOR_BOARD")
+    assert result.returncode == 0, result.describe()
+    combined = (project / "build" / "VENDOR_BOARD" / "combined.bin").read_bytes()
+    assert combined.startswith(boot.read_bytes()), "combined.bin does not carry the BSP's bootloader"

@@ -37,22 +37,20 @@ def project(ws, key_files):
     ws.target(TARGET, {"inherits": "MPS2_AN385", "description": "a board"})
     layout = {"bootloader_img": "boot.bin", "header_offset": "0x8000", "app_offset": "0x8400"}
     ws.project(version="1.2.3", signing={"key": "signing.pem"}, target_overrides={TARGET: layout})
-    age(ws.root)
     return ws
 
 
-def age(folder: Path) -> None:
-    """Date every file and folder an hour back, as in a checkout made earlier: an input
-    written within seconds of a build is not remembered (see the race test)."""
-    old = time.time() - 3600
-    for path in [folder, *folder.rglob("*")]:
-        os.utime(path, (old, old), follow_symlinks=False)
+def long_after() -> float:
+    """A resolution start well after the project's files were written: facts computed from
+    inputs changed within seconds of their resolution are not kept (see the race test), and
+    these tests write their inputs just before."""
+    return time.time() + graphfacts.FRESH_SECONDS + 1
 
 
 def remembered(root: Path) -> Path:
     cache = root / "build" / ".fwbuild-graph.json"
-    started = time.time()
-    assert graphfacts.remember(cache, root, settings(root), computed(root), started)
+    kept, _ = graphfacts.remember(cache, root, settings(root), computed(root), long_after())
+    assert kept
     return cache
 
 
@@ -140,11 +138,11 @@ def test_one_entry_per_profile(project):
     root = project.root
     cache = remembered(root)
     release = settings(root, profile="release")
-    graphfacts.remember(cache, root, release, computed(root, "release"), time.time())
+    graphfacts.remember(cache, root, release, computed(root, "release"), long_after())
     assert graphfacts.lookup(cache, root, settings(root)) is not None
     assert graphfacts.lookup(cache, root, release) is not None
     moved = settings(root, sign_key="signing.pem", launch_dir=str(root))
-    graphfacts.remember(cache, root, moved, computed(root), time.time())
+    graphfacts.remember(cache, root, moved, computed(root), long_after())
     assert graphfacts.lookup(cache, root, moved) is not None
     assert graphfacts.lookup(cache, root, settings(root)) is None
     assert sorted(json.loads(cache.read_text())) == ["debug signed", "release signed"]
@@ -158,7 +156,7 @@ def test_an_input_changed_while_they_were_computed_is_not_trusted(project):
     facts = computed(root)
     edit_target(project)  # saved by an editor while the build was resolving
     cache = root / "build" / ".fwbuild-graph.json"
-    assert not graphfacts.remember(cache, root, settings(root), facts, started)
+    assert graphfacts.remember(cache, root, settings(root), facts, started) == (False, [])
     assert graphfacts.lookup(cache, root, settings(root)) is None
 
 
@@ -169,7 +167,6 @@ def test_a_repointed_symlink_computes_them_again(project, key_files):
     shutil.copy(key_files["ed25519"], root / "keys" / "next.pem")
     (root / "signing.pem").rename(root / "keys" / "first.pem")
     (root / "signing.pem").symlink_to(root / "keys" / "first.pem")
-    age(root)
     cache = remembered(root)
     assert graphfacts.lookup(cache, root, settings(root)) is not None
     (root / "signing.pem").unlink()
@@ -179,8 +176,17 @@ def test_a_repointed_symlink_computes_them_again(project, key_files):
 
 def test_a_key_password_is_never_written_down(project, keys, monkeypatch):
     keys.write(project.root / "signing.pem", keys.generate("ecdsa-p256"), password=b"not-in-the-file")
-    age(project.root)
     monkeypatch.setenv("FWBUILD_SIGNING_KEY_PASSWORD", "not-in-the-file")
     cache = remembered(project.root)
     assert "not-in-the-file" not in cache.read_text()
     assert graphfacts.lookup(cache, project.root, settings(project.root)) is not None
+
+
+def test_an_input_from_the_future_is_named_and_nothing_is_kept(project):
+    root = project.root
+    ahead = time.time() + 3600
+    os.utime(root / "fwbuild.json", (ahead, ahead))
+    cache = root / "cache.json"
+    kept, future = graphfacts.remember(cache, root, settings(root), computed(root), long_after())
+    assert not kept and future == [str(root / "fwbuild.json")]
+    assert not cache.exists()

@@ -427,3 +427,15 @@ def test_arbitrary_configs_give_a_valid_layout_or_an_error(name, values):
     except FwbuildError:
         return
     check_invariants(layout, target)
+
+
+def test_bootloader_named_by_a_link_is_what_the_link_points_to(tmp_path):
+    """A link "current" to a .hex is a .hex (its own name has no suffix), and the layout
+    names the file it reaches."""
+    image = IntelHex()
+    image.puts(0x0, b"\x01" * 0x1100)
+    image.write_hex_file(str(tmp_path / "boot-v2.hex"))
+    (tmp_path / "current").symlink_to("boot-v2.hex")
+    layout = layout_of("MPS2_AN385", bootloader_img=str(tmp_path / "current"))
+    assert regions(layout)[0] == ("bootloader", 0, 0x2000)
+    assert '"bootloader_img": "boot-v2.hex"' in layout.signature()
