@@ -184,7 +184,7 @@ def bench_null_build(work: Path) -> dict:
         shutil.copy(fw / "build" / "K64F" / name, plain / "gen" / Path(name).name)
     scons(plain, "-Q")
     ours_s, plain_s = [], []
-    for _ in range(REPEAT + 4):  # interleaved, so drift hits both alike
+    for _ in range(3 * REPEAT):  # interleaved, so drift hits both alike; a run is short
         ours_s.append(scons(fw, "-Q", "target=K64F")[0])
         plain_s.append(scons(plain, "-Q")[0])
     steps = scons(fw, "target=K64F")[1]

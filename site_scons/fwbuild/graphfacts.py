@@ -251,9 +251,11 @@ def _load(cache_file: Path) -> dict[str, Any]:
 
 
 def _listing(folder: Path) -> list[str] | None:
-    if not folder.is_dir():
+    """The names TargetSet's glob("*.json") finds (os.listdir: a third of pathlib's cost)."""
+    try:
+        return sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
         return None
-    return sorted(p.name for p in folder.glob("*.json"))  # as TargetSet lists them
 
 
 def _digest(path: Path) -> str | None:
@@ -267,7 +269,9 @@ def _code_identity() -> str:
     """fwbuild's own modules by size and modification time: a changed or upgraded core
     computes the facts again."""
     stats = []
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
-        st = path.stat()
-        stats.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(stats).encode()).hexdigest()
+    with os.scandir(PACKAGE_DIR) as entries:
+        for entry in entries:
+            if entry.name.endswith(".py"):
+                st = entry.stat()
+                stats.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(stats)).encode()).hexdigest()
