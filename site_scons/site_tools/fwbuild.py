@@ -246,15 +246,17 @@ _repo_hook_builder = SCons.Builder.Builder(
 
 
 # -- the environment method ---------------------------------------------------------------
-def _once(env, key, make):
-    """A value computed once per environment; a user error while computing it stops the
+def _once(env, key, make, *depends):
+    """A value computed once per environment and the settings it ``depends`` on (a clone
+    with other settings computes its own); a user error while computing it stops the
     reading of the SConscripts with its message."""
-    if key not in env:
+    known = env.get(key)
+    if known is None or known[0] != depends:
         try:
-            env[key] = make()
+            env[key] = known = (depends, make())
         except FwbuildError as exc:
             _die(str(exc))
-    return env[key]
+    return known[1]
 
 
 def _resolved(env):
@@ -268,7 +270,7 @@ def _resolved(env):
         _read_cache(env).save()
         return resolved
 
-    return _once(env, "FW_RESOLVED", make)
+    return _once(env, "FW_RESOLVED", make, env["FW_PROJECT"], env["FW_TARGET"])
 
 
 def _layout(env):
@@ -348,7 +350,8 @@ def _check_toolchain(env):
             f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
             "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
         )
-    pinned = _facts(env)["toolchain_gcc"]
+    facts = _facts(env)
+    pinned = facts["toolchain_gcc"]
     if pinned:
         from fwbuild.project import version_matches
 
@@ -356,7 +359,7 @@ def _check_toolchain(env):
         version = found.stdout.strip() or "unknown"
         if not version_matches(pinned, version):
             message = (
-                f"{_facts(env)['project_file']}: toolchain.gcc: the project pins {pinned} but {compiler} "
+                f"{facts['project_file']}: toolchain.gcc: the project pins {pinned} but {compiler} "
                 f"is {version}"
             )
             if env["FW_PROFILE"] == "release":
@@ -366,14 +369,15 @@ def _check_toolchain(env):
 
 
 def _layout_files(env):
-    """layout.json and fwbuild_layout.h, declared once per environment."""
-    if "FW_LAYOUT_NODES" not in env:
-        facts = _facts(env)
-        build = env.Dir("$FW_BUILD_DIR")
-        env["FW_LAYOUT_NODES"] = env.FwText(build.File("layout.json"), facts["layout_json"]) + env.FwText(
+    """layout.json and fwbuild_layout.h, declared once per environment and build folder."""
+    facts, build = _facts(env), env.Dir("$FW_BUILD_DIR")
+
+    def make():
+        return env.FwText(build.File("layout.json"), facts["layout_json"]) + env.FwText(
             build.File("fwbuild_layout.h"), facts["layout_header"]
         )
-    return env["FW_LAYOUT_NODES"]
+
+    return _once(env, "FW_LAYOUT_NODES", make, build.abspath, facts["layout_json"])
 
 
 def FirmwareProgram(env, name, sources, region="application", subdir=""):
@@ -447,9 +451,6 @@ def FirmwareProgram(env, name, sources, region="application", subdir=""):
     return elf + binary + ihex + [layout_json, layout_h]
 
 
-_PER_TARGET_KEYS = ("FW_RESOLVED", "FW_SIGNER_CHOICE", "FW_LAYOUT_NODES")
-
-
 def Firmware(env, app, bootloader=None):
     """The whole pipeline the layout asks for: the application, then in managed mode the
     bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
@@ -458,10 +459,7 @@ def Firmware(env, app, bootloader=None):
     if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
         nodes = []
         for name in targets:
-            one = env.Clone(FW_TARGET=name, FW_TARGETS=[name])
-            for key in _PER_TARGET_KEYS:
-                if key in one:
-                    del one[key]
+            one = env.Clone(FW_TARGET=name, FW_TARGETS=[name])  # per-target values: see _once
             nodes += one.Firmware(app, bootloader)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
@@ -696,7 +694,7 @@ def _run_action(target, source, env):
 
 def _build_info(env, outputs):
     """build-info.json over every output; its metadata is path-free text."""
-    epoch = env["FW_EPOCH_RESOLVED"].seconds if "FW_EPOCH_RESOLVED" in env else None
+    epoch = _epoch(env).seconds if "FW_EPOCH_RESOLVED" in env else None  # Mbed headers only
     meta = {
         **_facts(env)["build_info"],
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
@@ -799,7 +797,7 @@ def _epoch(env):
             )
         return epoch
 
-    return _once(env, "FW_EPOCH_RESOLVED", make)
+    return _once(env, "FW_EPOCH_RESOLVED", make, env["FW_PROJECT"], env["FW_PROFILE"])
 
 
 def _slot_image(env, app_bin):
@@ -847,7 +845,8 @@ def _signer(env):
         _read_cache(env).save()
         return choice
 
-    return _once(env, "FW_SIGNER_CHOICE", make)
+    settings = ("FW_PROJECT", "FW_TARGET", "FW_PROFILE", "FW_SIGN_KEY", "FW_SIGN_COMMAND")
+    return _once(env, "FW_SIGNER_CHOICE", make, *(env.get(name) for name in settings))
 
 
 def _slot_action(target, source, env):

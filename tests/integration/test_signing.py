@@ -124,6 +124,36 @@ def test_release_refuses(fw, tmp_path, keys, args, message):
     assert not list((project / "build").glob("*/app-signed*"))
 
 
+RELEASE_CLONE = """
+release = env.Clone(FW_PROFILE="release", FW_BUILD_DIR="#build/release/$FW_TARGET")
+Default(release.Firmware(Glob("app/*.c") + common, bootloader=Glob("bootloader/*.c") + common))
+"""
+
+
+def test_a_release_clone_beside_the_debug_build(fw, tmp_path, key_files):
+    """One SConstruct, two environments: the release clone is checked and built as a
+    release (its own signer choice, flags and layout files), not with the debug values."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    sconstruct = project / "SConstruct"
+    sconstruct.write_text(sconstruct.read_text() + RELEASE_CLONE)
+    refused = fw.run_scons(project, "K64F")  # the example's development key signs both
+    assert refused.returncode == 2, refused.describe()
+    assert "development key" in refused.stderr, refused.describe()
+
+    key = f"sign_key={key_files['ecdsa-p256']}"
+    result = fw.run_scons(project, "K64F", key, "verbose=1")
+    assert result.returncode == 0, result.describe()
+    builds = (("build/K64F/", "debug", "-Og"), ("build/release/K64F/", "release", "-Os"))
+    for folder, profile, optimise in builds:
+        info = json.loads((project / folder / "build-info.json").read_text())
+        assert info["profile"] == profile
+        assert (project / folder / "fwbuild_layout.h").is_file()
+        compiles = [line.split() for line in result.stdout.splitlines() if f"-o {folder}obj/" in line]
+        assert compiles and all(optimise in words for words in compiles), result.describe()
+    again = fw.run_scons(project, "K64F", key)
+    assert again.returncode == 0 and again.steps == [], again.describe()
+
+
 def test_release_with_an_encrypted_key(fw, tmp_path, keys, monkeypatch):
     key = keys.write(tmp_path / "release.pem", keys.generate("ecdsa-p256"), b"correct horse")
     project = mcuboot_project(fw, tmp_path, "MPS2_AN385", signing={})
