@@ -246,14 +246,19 @@ _repo_hook_builder = SCons.Builder.Builder(
 
 
 # -- the environment method ---------------------------------------------------------------
+class _Computed(tuple):
+    """(settings, value) kept in an environment. SCons copies plain tuples, lists and dicts
+    into every clone; this one the clones share, value and all."""
+
+
 def _once(env, key, make, *depends):
     """A value computed once per environment and the settings it ``depends`` on (a clone
     with other settings computes its own); a user error while computing it stops the
     reading of the SConscripts with its message."""
     known = env.get(key)
-    if known is None or known[0] != depends:
+    if not isinstance(known, _Computed) or known[0] != depends:
         try:
-            env[key] = known = (depends, make())
+            env[key] = known = _Computed((depends, make()))
         except FwbuildError as exc:
             _die(str(exc))
     return known[1]
@@ -277,11 +282,6 @@ def _layout(env):
     return _resolved(env).layout
 
 
-class _FactsBySettings(dict):
-    """Graph facts by the settings they were made for. SCons copies plain dicts when an
-    environment is cloned; this one its clones share."""
-
-
 def _facts(env):
     """What the graph needs from the resolved project (fwbuild.graphfacts), remembered in
     build/ and computed again, by resolving, only when something it came from has
@@ -296,16 +296,7 @@ def _facts(env):
         # what a relative sign_key= is relative to
         "launch_dir": SCons.Script.GetLaunchDir() if sign_key and not os.path.isabs(sign_key) else None,
     }
-    known = env.get("FW_FACTS")
-    if not isinstance(known, _FactsBySettings):
-        known = env["FW_FACTS"] = _FactsBySettings()
-    key = json.dumps(settings, sort_keys=True)
-    if key not in known:
-        try:
-            known[key] = _remembered_facts(env, settings)
-        except FwbuildError as exc:
-            _die(str(exc))
-    return known[key]
+    return _once(env, "FW_FACTS", lambda: _remembered_facts(env, settings), *settings.values())
 
 
 def _remembered_facts(env, settings):
