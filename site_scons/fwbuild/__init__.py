@@ -7,11 +7,11 @@ turns it into builders, and ``fwbuild.cli`` into a command line.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place: pyproject.toml reads it, build-info.json and --version print it
 
 
 def scons_toolpath() -> str:
     """The folder holding the SCons tool, for ``Environment(toolpath=[...])``."""
-    return str(Path(__file__).resolve().parent.parent / "site_tools")
+    from fwbuild import shipped
+
+    return str(shipped.tool_dir())

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fwbuild import shipped
 from fwbuild.fileio import write_atomic
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 FORMAT = 1  # raise when the facts' shape changes
 FRESH_SECONDS = 2.0  # an input changed this close to a build is not trusted by its record
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_TARGETS_DIR = PACKAGE_DIR.parent.parent / "targets"
+SHIPPED_TARGETS_DIR = shipped.TARGETS.expected()
 
 
 # -- the facts ----------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
         "toolchain_gcc": project.toolchain_gcc,
         "version": str(project.version),
         "linker_template": str(project.linker_template) if project.linker_template else None,
-        "default_template": str(DEFAULT_TEMPLATE),
+        "default_template": str(shipped.TEMPLATES.file(DEFAULT_TEMPLATE.name)),
         "cflags": list(flags["cflags"]),
         "ldflags": list(flags["ldflags"]),
         "core_flags": list(target.core_flags),

@@ -8,12 +8,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fwbuild import shipped
 from fwbuild.errors import ConfigError
 
 if TYPE_CHECKING:
     from fwbuild.readcache import ReadCache
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
+SCHEMA_DIR = shipped.TARGETS.expected()
 
 
 def read_json(path: Path) -> Any:
@@ -38,7 +39,7 @@ def read_json(path: Path) -> Any:
 @cache
 def _schema_bytes(schema_name: str) -> bytes:
     """Read once per process: every config file checked against a schema keys on it."""
-    return (SCHEMA_DIR / schema_name).read_bytes()
+    return shipped.TARGETS.file(schema_name).read_bytes()
 
 
 @cache
@@ -46,7 +47,7 @@ def _validator(schema_name: str) -> Any:
     # jsonschema costs ~100 ms to import; only pay for it when a file is checked.
     import jsonschema
 
-    schema = json.loads((SCHEMA_DIR / schema_name).read_text(encoding="utf-8"))
+    schema = json.loads(shipped.TARGETS.file(schema_name).read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 

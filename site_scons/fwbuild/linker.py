@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fwbuild import shipped
 from fwbuild.errors import ConfigError
 from fwbuild.layout import Layout, Region
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent.parent / "templates" / "gcc_arm.ld.j2"
+DEFAULT_TEMPLATE = shipped.TEMPLATES.expected() / "gcc_arm.ld.j2"
 
 
 def linker_context(layout: Layout, program: str = "application") -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fwbuild import shipped
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
 from fwbuild.values import ValueParseError, hex32, parse_int
@@ -20,7 +21,7 @@ from fwbuild.values import ValueParseError, hex32, parse_int
 if TYPE_CHECKING:
     from fwbuild.readcache import ReadCache
 
-BUILTIN_TARGETS_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
+BUILTIN_TARGETS_DIR = shipped.TARGETS.expected()
 SCHEMA_FILES = ("schema.json", "project-schema.json")
 
 LAYOUT_KEYS = (
@@ -145,7 +146,8 @@ class TargetSet:
     """The targets visible to a project: its own folders first, then the shipped ones."""
 
     def __init__(self, dirs: list[Path] | tuple[Path, ...] = (), cache: ReadCache | None = None):
-        self.dirs = tuple(Path(d) for d in dirs) + (BUILTIN_TARGETS_DIR,)
+        # located now: missing shipped targets mean a broken install, not a wrong targets_dirs
+        self.dirs = tuple(Path(d) for d in dirs) + (shipped.targets_dir(),)
         self.cache = cache
         self._files: dict[str, Path] = {}
         for folder in reversed(self.dirs):  # earlier folders win
