@@ -35,6 +35,9 @@ stamp=.venv/.fwbuild-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/fwbuild ]; then
     echo "setup: installing fwbuild into .venv"
+    # Metadata an install by the former setuptools backend left beside the package: with
+    # site_scons/ on sys.path it would be a second, stale fwbuild distribution.
+    rm -rf site_scons/fwbuild.egg-info
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
     echo "$want" > "$stamp"
 fi
