@@ -1,0 +1,307 @@
+"""The Python steps of the pipeline: three-line adapters that read their nodes, call the
+core and write their outputs atomically. Each is wrapped by ``action()``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import SCons.Action
+import SCons.Errors
+import SCons.Node.Python
+
+from fwbuild.errors import FwbuildError
+from fwbuild.fileio import output_mode, remove_quietly, write_atomic
+from fwbuild.scons import memo
+
+
+class _Step(functools.partial):
+    """A Python build step whose signature is computed when a build first needs it.
+
+    SCons signs a function action by walking its bytecode and constants when the action is
+    made; for this tool's 17 steps that walk cost about 4 ms of every run, null builds
+    included. A partial has no Python-level ``__call__`` for SCons to walk, so SCons asks
+    ``get_contents`` instead, which answers with the core's code signature of the step.
+    """
+
+    def get_contents(self, target, source, env) -> bytes:
+        if "_contents" not in self.__dict__:
+            from fwbuild.codesig import code_signature
+
+            self._contents = b"fwbuild step " + code_signature(self.func)
+        return self._contents
+
+
+def action(function, comstr: str, **kw) -> SCons.Action.Action:
+    return SCons.Action.Action(_Step(function), comstr, **kw)
+
+
+def write_value(target, source, env):
+    """Write the text of a Value node (layout.json, fwbuild_layout.h) atomically."""
+    write_atomic(target[0].abspath, source[0].get_text_contents())
+
+
+def render_linker_script(target, source, env):
+    from fwbuild.linker import render_linker
+
+    context = json.loads(source[1].get_text_contents())
+    try:
+        write_atomic(target[0].abspath, render_linker(context, source[0].abspath))
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+
+
+def check_elf(target, source, env):
+    """Check where the sections landed, then move the linked program into place: the
+    linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""
+    from fwbuild.elfcheck import check_elf_placement
+
+    linked = target[0].abspath + ".tmp"
+    try:
+        check_elf_placement(linked, memo.layout(env), env["FW_PROGRAM_REGION"])
+    except FwbuildError as exc:
+        remove_quietly(linked, *(t.abspath for t in target))
+        raise memo.user_error(exc) from None
+    os.replace(linked, target[0].abspath)
+
+
+def _run_hook(name, data, label):
+    from fwbuild.hooks import REGISTRY
+
+    try:
+        return REGISTRY[name].run(data)
+    except FwbuildError as exc:
+        raise SCons.Errors.UserError(f"post-build hook {name} on {label}: {exc}") from None
+
+
+def objcopy(target, source, env):
+    """The program's .bin, patched by the link-stage hooks (the .hex is made from it)."""
+    out = Path(target[0].abspath)
+    tmp = out.with_name(f".{out.name}.tmp")
+    cmd = [env.subst("$FW_OBJCOPY"), "-O", "binary", source[0].abspath, str(tmp)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env["ENV"])
+    if result.returncode:
+        remove_quietly(tmp)
+        raise SCons.Errors.UserError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
+    hooks, repo_hooks = env.get("FW_LINK_HOOKS") or [], env.get("FW_REPO_LINK_HOOKS") or []
+    if not hooks and not repo_hooks:
+        os.chmod(tmp, output_mode())  # objcopy copies the ELF's execute bits: this is data
+        os.replace(tmp, out)
+        return
+    data = tmp.read_bytes()
+    remove_quietly(tmp)
+    for name in hooks:
+        data = _run_hook(name, data, out.name)
+    for hook in repo_hooks:
+        data = _run_repo_link_hook(env, hook, data, out, target + source)
+    write_atomic(out, data)
+
+
+def _run_repo_link_hook(env, hook, data, out, nodes):
+    """Hand the program's .bin to a repo hook as a file; its output is the new .bin."""
+    from fwbuild.hooks import run_repo_hook
+
+    given = out.with_name(f".{out.name}.{hook.name}.in")
+    patched = out.with_name(f".{out.name}.{hook.name}.out")
+    try:
+        write_atomic(given, data)
+        run_repo_hook(hook, _hook_context(env, hook, given, nodes), patched)
+        return patched.read_bytes()
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+    finally:
+        remove_quietly(given, patched)
+
+
+def _hook_context(env, hook, image, nodes):
+    from fwbuild.hooks import HookContext
+
+    build = Path(env.Dir("$FW_BUILD_DIR").abspath)
+    outputs = {}
+    for node in nodes:
+        path = Path(node.abspath)
+        if path.is_relative_to(build) and not isinstance(node, SCons.Node.Python.Value):
+            outputs[path.relative_to(build).as_posix()] = path
+    return HookContext(
+        hook=hook.name,
+        stage=hook.stage,
+        target=env["FW_TARGET"],
+        layout=memo.layout(env),
+        build_dir=build,
+        image=Path(image),
+        output=None,
+        outputs=dict(sorted(outputs.items())),
+    )
+
+
+def bin_to_hex(target, source, env):
+    """The .hex at the program's link address, from the .bin after link-stage hooks."""
+    from fwbuild.image import Part, hex_chunks
+
+    data = Path(source[0].abspath).read_bytes()
+    write_atomic(target[0].abspath, hex_chunks([Part(source[0].name, env["FW_PROGRAM_START"], data)]))
+
+
+def image_hook_action(target, source, env):
+    data = Path(source[0].abspath).read_bytes()
+    write_atomic(target[0].abspath, _run_hook(env["FW_IMAGE_HOOK"], data, source[0].name))
+
+
+def repo_image_hook_action(target, source, env):
+    """A repo's image-stage hook: input the final image, output its own file (or a stamp)."""
+    from fwbuild.hooks import run_repo_hook
+
+    hook = env["FW_REPO_HOOK"]
+    ctx = _hook_context(env, hook, source[0].abspath, source)
+    try:
+        if hook.output:
+            run_repo_hook(hook, ctx, Path(target[0].abspath))
+        else:
+            remove_quietly(target[0].abspath)
+            run_repo_hook(hook, ctx, None)
+            write_atomic(target[0].abspath, f"{hook.name} ran on {source[0].name}\n")
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+
+
+def memory_map_action(target, source, env):
+    from fwbuild.image import read_parts
+    from fwbuild.mbed_header import header_size
+    from fwbuild.memmap import map_sizes, memory_svg, program_sizes, region_usage, summary_lines
+
+    layout = memo.layout(env)
+    files = {role: Path(node.abspath) for role, node in zip(env["FW_MEMMAP_ROLES"], source[1:])}
+    app = program_sizes(files["elf"])
+    used: dict[str, int] = {}
+    header, region = layout.region("header"), layout.application
+    app_bytes = files["bin"].stat().st_size
+    if "slot" in files and header is not None:
+        fixed = header.size if layout.header_format == "mcuboot" else header_size(layout.header_format)
+        used["header"] = fixed
+        app_bytes = files["slot"].stat().st_size - (region.start - header.start)
+    used[region.name] = app_bytes
+    if "boot" in files:
+        for part in read_parts(files["boot"], layout.flash_start):
+            home = next((r for r in layout.bootloaders if r.start <= part.start < r.end), None)
+            if home is not None:
+                used[home.name] = used.get(home.name, 0) + len(part.data)
+    uses = region_usage(layout, used, {layout.main_ram: app.ram})
+    print("\n".join(summary_lines(layout, uses, app)))
+    write_atomic(target[0].abspath, memory_svg(layout, uses))
+    report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
+    if "boot_map" in files:
+        report["bootloader"] = map_sizes(files["boot_map"].read_text(errors="replace"))
+    write_atomic(target[1].abspath, json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def combined_elf_action(target, source, env):
+    """One ELF for GDB: the application's (sections, symbols, debug information) plus the
+    bootloader's loadable bytes as a ``.bootloader`` section at its addresses and its
+    symbols prefixed ``bootloader_``, so a debugger can step from one into the other."""
+    from fwbuild.elfcheck import program_symbols
+    from fwbuild.image import merge, read_parts
+
+    layout = memo.layout(env)
+    out = Path(target[0].abspath)
+    parts = read_parts(source[1].abspath, layout.flash_start)  # the bootloader image
+    symbols = program_symbols(source[2].abspath) if len(source) > 2 else []  # its ELF, if built
+    start, end = min(p.start for p in parts), max(p.end for p in parts)
+    raw = out.with_name(".bootloader.tmp.bin")
+    write_atomic(raw, merge(parts, start, end, layout.erased_value))
+    cmd = [
+        env.subst("$FW_OBJCOPY"),
+        "--add-section",
+        f".bootloader={raw}",
+        "--set-section-flags",
+        ".bootloader=alloc,load,readonly,code,contents",
+        "--change-section-address",
+        f".bootloader={start:#x}",
+    ]
+    for name, value, kind in symbols:
+        inside = start <= (value & ~1) < end
+        where = f".bootloader:{value - start:#x}" if inside else f"{value:#x}"
+        cmd += ["--add-symbol", f"bootloader_{name}={where},{kind},global"]
+    tmp = out.with_name(f".{out.name}.tmp")
+    result = subprocess.run([*cmd, source[0].abspath, str(tmp)], capture_output=True, text=True)
+    remove_quietly(raw)
+    if result.returncode:
+        remove_quietly(tmp)
+        raise SCons.Errors.UserError(f"making {out.name} failed: {result.stderr.strip()}")
+    os.replace(tmp, out)
+
+
+def build_info_action(target, source, env):
+    from fwbuild.buildinfo import build_info, tool_version
+
+    meta = json.loads(source[0].get_text_contents())
+    build = Path(env.Dir("$FW_BUILD_DIR").abspath)
+    tools = {
+        "cc": tool_version(env.subst("$CC"), env["ENV"]),
+        "objcopy": tool_version(env.subst("$FW_OBJCOPY"), env["ENV"]),
+    }
+    outputs = [Path(n.abspath) for n in source[1:] if Path(n.abspath).is_relative_to(build)]
+    write_atomic(target[0].abspath, build_info(build, outputs, meta, tools))
+
+
+def slot_action(target, source, env):
+    from fwbuild.image import Part, hex_chunks
+    from fwbuild.signing import detached_signature, mcuboot_slot_image
+    from fwbuild.slot import mbed_slot_image
+
+    resolved = memo.resolved(env)
+    layout, project = resolved.layout, resolved.project
+    signer = memo.signer(env).signer
+    app = Path(source[0].abspath).read_bytes()
+    outputs = [t.abspath for t in target]
+    remove_quietly(*outputs)  # a failed signing must not leave the previous image behind
+    try:
+        if layout.header_format == "mcuboot":
+            data = mcuboot_slot_image(layout, project.signing, project.version, app, signer)
+            signature = None
+        else:
+            data = mbed_slot_image(layout, app, env["FW_EPOCH"])
+            signature = detached_signature(signer, data) if signer else None
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+    write_atomic(outputs[0], data)
+    write_atomic(outputs[1], hex_chunks([Part("slot", layout.region("header").start, data)]))
+    if signature is not None:
+        write_atomic(outputs[2], signature)
+
+
+def post_build_action(target, source, env):
+    from fwbuild.slot import post_build_description
+
+    layout = memo.layout(env)
+    app = Path(source[0].abspath).read_bytes()
+    parts = [("application", layout.application.start, source[0].name, app)]
+    write_atomic(target[0].abspath, post_build_description(layout, parts))
+
+
+def combine_action(target, source, env):
+    from fwbuild.image import Part, hex_chunks, read_parts
+    from fwbuild.slot import (
+        check_link_hooks,
+        check_reserved_bytes,
+        combined_image,
+        combined_parts,
+        split_nvm,
+    )
+
+    layout = memo.layout(env)
+    slot_region = layout.region("header") or layout.application
+    try:
+        boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
+        boot, nvm = split_nvm(layout, boot)
+        check_reserved_bytes(layout, boot)
+        check_link_hooks(layout, boot)
+        slot = Part(source[1].name, slot_region.start, Path(source[1].abspath).read_bytes())
+        parts = combined_parts(layout, boot, slot)
+        data = combined_image(layout, parts)
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+    write_atomic(target[0].abspath, data)
+    write_atomic(target[1].abspath, hex_chunks(parts + nvm))

@@ -1,0 +1,336 @@
+"""The environment methods that declare the pipeline: ``FirmwareProgram`` (compile, link,
+check, .bin, .hex), ``Firmware`` (the whole layout: programs, slot image, merge, reports)
+and ``FirmwarePostBuild`` (a repo's own hooks)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+from typing import Any, NamedTuple, Optional
+
+import SCons.Action
+import SCons.Node.Python
+
+from fwbuild.errors import FwbuildError
+from fwbuild.scons import aliases, memo, progress
+
+
+class Program(NamedTuple):
+    """What ``FirmwareProgram`` declares for one program (a tuple, so SCons flattens it)."""
+
+    elf: Any
+    map: Any
+    bin: Any
+    hex: Any
+    layout_json: Any
+    layout_header: Any
+
+
+class SlotImage(NamedTuple):
+    """The slot image as its bootloader sees it; ``sig`` for Mbed formats with a key."""
+
+    bin: Any
+    hex: Any
+    sig: Optional[Any]  # noqa: UP045 (NamedTuple fields are evaluated at run time on 3.9)
+
+
+def _check_toolchain(env):
+    if env.get("FW_TOOLCHAIN_CHECKED"):
+        return
+    compiler = env.subst("$CC")
+    if not env.WhereIs(compiler):
+        memo.die(
+            f"{compiler} not found on PATH: the Arm cross compiler is missing; run ./setup.sh "
+            "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+        )
+    facts = memo.facts(env)
+    pinned = facts["toolchain_gcc"]
+    if pinned:
+        from fwbuild.project import version_matches
+
+        found = subprocess.run([compiler, "-dumpversion"], capture_output=True, text=True, env=env["ENV"])
+        version = found.stdout.strip() or "unknown"
+        if not version_matches(pinned, version):
+            message = (
+                f"{facts['project_file']}: toolchain.gcc: the project pins {pinned} but {compiler} "
+                f"is {version}"
+            )
+            if env["FW_PROFILE"] == "release":
+                memo.die(
+                    message + "; a release build needs the pinned compiler: install it, or change the pin"
+                )
+            print(f"warning: {message}; this debug build may differ from a release build", file=sys.stderr)
+    env["FW_TOOLCHAIN_CHECKED"] = True
+
+
+def _layout_files(env):
+    """layout.json and fwbuild_layout.h, declared once per environment and build folder."""
+    facts, build = memo.facts(env), env.Dir("$FW_BUILD_DIR")
+
+    def make():
+        return env.FwText(build.File("layout.json"), facts["layout_json"]) + env.FwText(
+            build.File("fwbuild_layout.h"), facts["layout_header"]
+        )
+
+    return memo.once(env, "FW_LAYOUT_NODES", make, build.abspath, facts["layout_json"])
+
+
+def FirmwareProgram(env, name, sources, region="application", subdir="") -> Program:
+    """Compile ``sources`` and link them into the layout's ``region``."""
+    _check_toolchain(env)
+    facts = memo.facts(env)
+    build = env.Dir("$FW_BUILD_DIR")
+    out = build.Dir(subdir) if subdir else build
+    layout_json, layout_h = _layout_files(env)
+    program = facts["programs"].get(region)
+    if program is None:  # not a region the facts know: ask the core, which names the problem
+        from fwbuild.linker import context_signature, linker_context
+
+        try:
+            context = linker_context(memo.layout(env), region)
+        except FwbuildError as exc:
+            memo.die(str(exc))
+        program = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
+    # Paths from the config become nodes by their real path: SCons reads ".." as text, the
+    # system after following links (fwbuild.paths).
+    from fwbuild.paths import real_path
+
+    if facts["linker_template"]:
+        template = env.File(str(real_path(facts["linker_template"])))
+    else:
+        template = env.File(env.get("FW_LINKER_TEMPLATE") or facts["default_template"])
+    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(program["context"])])
+
+    prog = env.Clone()
+    prog.Append(
+        CCFLAGS=facts["cflags"],
+        ASFLAGS=facts["core_flags"],
+        LINKFLAGS=facts["cflags"] + facts["ldflags"],
+        CPPPATH=[build] + [env.Dir(str(real_path(d))) for d in facts["include_dirs"]],
+        CPPDEFINES=[
+            f"TARGET_{facts['target']}",
+            ("FWBUILD_VECTOR_COUNT", facts["vector_count"]),
+            ("FW_TARGET", f'\\"{facts["target"]}\\"'),
+            ("FW_VERSION", f'\\"{facts["version"]}\\"'),
+        ]
+        + [tuple(m.split("=", 1)) if "=" in m else m for m in facts["macros"]],
+        FW_PROGRAM_REGION=region,
+    )
+    objects = []
+    for src in sorted(
+        env.Flatten([env.File(s) if isinstance(s, str) else s for s in sources]),
+        key=lambda n: n.srcnode().path,
+    ):
+        rel = os.path.relpath(src.srcnode().abspath, env["FW_PROJECT"])
+        if rel.startswith(".."):
+            rel = src.name
+        objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
+    elf, link_map = prog.FwLink(out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
+    prog.Depends(elf, script)
+    rom_start = program["rom_start"]
+    link_hooks = facts["hooks"]["link"] if rom_start == facts["flash_start"] else []
+    # Repo link hooks patch the application only; named ones the program at the flash start.
+    repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region == "application"]
+    (binary,) = prog.FwObjcopy(
+        out.File(f"{name}.bin"),
+        [elf, layout_json],
+        FW_LINK_HOOKS=link_hooks,
+        FW_REPO_LINK_HOOKS=repo_hooks,
+        FW_REPO_HOOK_SIG=" ".join(f"{h.name}:{h.signature}" for h in repo_hooks),
+    )
+    (ihex,) = prog.FwBinToHex(out.File(f"{name}.hex"), binary, FW_PROGRAM_START=rom_start)
+    # Order only: the include scanner adds the header to the sources that really include it,
+    # so an offset change recompiles those alone.
+    env.Requires(objects, layout_h)
+    return Program(elf, link_map, binary, ihex, layout_json, layout_h)
+
+
+def Firmware(env, app, bootloader=None):
+    """The whole pipeline the layout asks for: the application, then in managed mode the
+    bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
+    header, and the combined image. Returns every output node."""
+    targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
+    if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
+        nodes = []
+        for name in targets:
+            one = env.Clone(FW_TARGET=name, FW_TARGETS=[name])  # per-target values: see memo.once
+            nodes += one.Firmware(app, bootloader)
+        env["FW_FIRMWARE_DONE"] = True
+        return nodes
+    env["FW_FIRMWARE_PIPELINE"] = True  # the facts then include the signing choice
+    facts = memo.facts(env)
+    build = env.Dir("$FW_BUILD_DIR")
+    app_program = env.FirmwareProgram("app", app)
+    env["FW_FIRMWARE_DONE"] = True
+    nodes = list(app_program)
+    if facts["mode"] == "unmanaged":
+        nodes += env.FwPostBuild(
+            build.File("post-build.json"), [app_program.bin, env.Value(facts["layout_signature"])]
+        )
+    if facts["mode"] != "managed":
+        nodes += _image_hooks(env, app_program.bin, nodes)
+        aliases.run_alias(env, app_program.bin)
+        aliases.flash_alias(env, app_program.hex, facts["application_start"])
+        aliases.debug_alias(env, app_program.bin, app_program.elf)
+        nodes += _memory_map(env, app_program)
+        return progress.with_progress(env, nodes + _build_info(env, nodes))
+    boot_program = None
+    if facts["built_bootloader"]:
+        if not bootloader:
+            memo.die(
+                'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
+                "call env.Firmware(app_sources, bootloader=bootloader_sources)"
+            )
+        boot_program = env.FirmwareProgram("bootloader", bootloader, region="bootloader", subdir="bootloader")
+        nodes += [boot_program.elf, boot_program.map, boot_program.bin, boot_program.hex]
+        boot_image = boot_program.bin  # placed at the flash start
+    else:
+        from fwbuild.paths import real_path  # as in FirmwareProgram
+
+        boot_image = env.File(str(real_path(facts["bootloader_img"])))
+    slot_image = _slot_image(env, app_program.bin) if facts["header"] else None
+    if slot_image is not None:
+        nodes += [n for n in slot_image if n is not None]
+    combined_bin, combined_hex = env.FwCombine(
+        [build.File("combined.bin"), build.File("combined.hex")],
+        [boot_image, slot_image.bin if slot_image else app_program.bin, env.Value(facts["layout_signature"])],
+    )
+    nodes += [combined_bin, combined_hex]
+    nodes += _image_hooks(env, combined_bin, nodes)
+    aliases.run_alias(env, combined_bin)
+    aliases.flash_alias(env, combined_hex, facts["flash_start"])
+    boot_elf = [boot_program.elf] if boot_program else []
+    (combined_elf,) = env.FwCombinedElf(build.File("combined.elf"), [app_program.elf, boot_image, *boot_elf])
+    nodes.append(combined_elf)
+    aliases.debug_alias(env, combined_bin, combined_elf)
+    nodes += _memory_map(env, app_program, slot_image, boot_image, boot_program)
+    return progress.with_progress(env, nodes + _build_info(env, nodes))
+
+
+def _memory_map(env, app, slot_image=None, boot_image=None, boot_program=None):
+    """memory-map.svg and size-report.json; the step prints the region summary."""
+    build = env.Dir("$FW_BUILD_DIR")
+    sources = [env.Value(memo.facts(env)["layout_signature"]), app.elf, app.map, app.bin]
+    roles = ["elf", "map", "bin"]
+    optional = (
+        ("slot", slot_image.bin if slot_image else None),
+        ("boot", boot_image),
+        ("boot_map", boot_program.map if boot_program else None),
+    )
+    for role, node in optional:
+        if node is not None:
+            sources.append(node)
+            roles.append(role)
+    return env.FwMemoryMap(
+        [build.File("memory-map.svg"), build.File("size-report.json")], sources, FW_MEMMAP_ROLES=roles
+    )
+
+
+def _build_info(env, outputs):
+    """build-info.json over every output; its metadata is path-free text."""
+    epoch = memo.epoch(env).seconds if "FW_EPOCH_RESOLVED" in env else None  # Mbed headers only
+    meta = {
+        **memo.facts(env)["build_info"],
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+        "header_timestamp": epoch,
+    }
+    files = [n for n in outputs if not isinstance(n, SCons.Node.Python.Value)]
+    return env.FwBuildInfo(
+        env.Dir("$FW_BUILD_DIR").File("build-info.json"),
+        [env.Value(json.dumps(meta, sort_keys=True)), *files],
+    )
+
+
+def _image_hooks(env, image, outputs):
+    """Image-stage hooks, named ones first, each writing a new file: combined-crc.bin,
+    app-crc.bin, or what a repo hook declares (a stamp when it declares nothing)."""
+    nodes = []
+    for name, suffix in memo.facts(env)["hooks"]["image"]:
+        out = image.dir.File(image.name.replace(".bin", suffix + ".bin"))
+        nodes += env.FwImageHook(out, image, FW_IMAGE_HOOK=name)
+    build = env.Dir("$FW_BUILD_DIR")
+    for hook in env.get("FW_REPO_HOOKS", []):
+        if hook.stage != "image":
+            continue
+        out = build.File(hook.output) if hook.output else build.File(f"hooks/{hook.name}.done")
+        others = [n for n in outputs + nodes if n is not image]
+        nodes += env.FwRepoHook(
+            out, [image, *others], FW_REPO_HOOK=hook, FW_REPO_HOOK_SIG=f"{hook.name}:{hook.signature}"
+        )
+    return nodes
+
+
+def FirmwarePostBuild(env, hook, stage="image", name=None, output=None):
+    """Register a repo's own post-build hook; call it before ``env.Firmware()``.
+
+    ``hook`` is a callable ``hook(ctx)`` (ctx: fwbuild.hooks.HookContext) or a command line
+    in which ``$SOURCE`` is the input image and ``$TARGET`` the output, with the context in
+    FWBUILD_* environment variables. ``stage="link"`` patches the application's .bin before
+    any header or signature (read ctx.image, write ctx.output); ``stage="image"`` runs after
+    signing and merging and writes ``output`` (a file in the build folder), if it names one.
+    """
+    from fwbuild.hooks import STAGES, RepoHook
+
+    where = "env.FirmwarePostBuild()"
+    if env.get("FW_FIRMWARE_DONE"):
+        memo.die(f"{where} after env.Firmware(): register hooks first, then call env.Firmware()")
+    if stage not in STAGES:
+        memo.die(f'{where}: stage={stage!r} is not a stage; use stage="link" or stage="image"')
+    if not (callable(hook) or isinstance(hook, str)):
+        memo.die(f"{where}: {hook!r} is neither a callable nor a command line")
+    name = name or getattr(hook, "__name__", None) or hook.split()[0].rsplit("/", 1)[-1]
+    registered = env.get("FW_REPO_HOOKS", [])
+    if any(h.name == name for h in registered):
+        memo.die(f"{where}: a hook named {name!r} is already registered; give this one name=")
+    if output is not None and stage == "link":
+        memo.die(f"{where}: {name}: a link-stage hook writes the patched .bin (ctx.output), not output=")
+    if isinstance(hook, str):
+        command = hook
+        signature = command
+
+        def hook(ctx, _command=command):
+            from fwbuild.hooks import run_hook_command
+
+            line = env.subst(
+                _command,
+                overrides={"SOURCE": _quote(ctx.image), "TARGET": _quote(ctx.output or "")},
+            )
+            run_hook_command(line, ctx, env["ENV"])
+    else:
+        signature = hashlib.sha256(bytes(SCons.Action.Action(hook).get_contents([], [], env))).hexdigest()
+    env["FW_REPO_HOOKS"] = [*registered, RepoHook(name, stage, hook, output, signature)]
+
+
+def _quote(path):
+    return shlex.quote(str(path))
+
+
+def _slot_image(env, app_bin) -> SlotImage:
+    """app-signed.bin/.hex (+ .sig for Mbed formats with a key): the slot image as the
+    bootloader sees it. Its sources carry the signing choice as path-free text."""
+    facts = memo.facts(env)
+    slot = facts["slot"]
+    build = env.Dir("$FW_BUILD_DIR")
+    described = dict(slot["described"])
+    targets = [build.File("app-signed.bin"), build.File("app-signed.hex")]
+    extra = {}
+    if not facts["mcuboot_header"]:  # Mbed headers carry a time
+        epoch = memo.epoch(env).seconds
+        described["epoch"] = epoch
+        extra = {"FW_EPOCH": epoch}
+        if slot["signed"]:
+            targets.append(build.File("app-signed.sig"))
+    nodes = env.FwSlot(
+        targets,
+        [app_bin, env.Value(facts["layout_signature"]), env.Value(json.dumps(described, sort_keys=True))],
+        **extra,
+    )
+    # A randomised signature must never come back from a cache; a deterministic one only
+    # when the user asks for it.
+    if slot["signed"] and not (slot["deterministic"] and env.get("FW_CACHE_SIGNED")):
+        env.NoCache(nodes)
+    return SlotImage(nodes[0], nodes[1], nodes[2] if len(nodes) > 2 else None)
