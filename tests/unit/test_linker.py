@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +8,9 @@ from fwbuild.errors import ConfigError
 from fwbuild.layout import compute_layout
 from fwbuild.linker import context_signature, linker_context, render_linker
 from fwbuild.targets import Sourced, TargetSet
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES_DOC = REPO / "docs" / "linker-templates.md"
 
 
 def managed_k64f():
@@ -72,3 +76,56 @@ def test_layout_header_defines():
         assert line in text
     assert "MBED_APP_START" not in text  # linker-only, as in Mbed
     assert "CANDIDATE_ADDR" not in text  # absent regions are not defined
+
+
+def undefined_variable_error(tmp_path):
+    template = tmp_path / "mine.ld.j2"
+    template.write_text("{{ romm }}\n")
+    with pytest.raises(ConfigError) as caught:
+        render_linker(linker_context(managed_k64f()), template)
+    return str(caught.value)
+
+
+def test_undefined_variable_names_a_page_that_exists(tmp_path):
+    pages = re.findall(r"docs/[\w./-]+\.md", undefined_variable_error(tmp_path))
+    assert pages, "the error should point to the page listing the variables"
+    for page in pages:
+        assert (REPO / page).is_file(), f"the error points to {page}, which does not exist"
+
+
+def documented_variables():
+    """First column of the table under '## Variables' in docs/linker-templates.md."""
+    section = TEMPLATES_DOC.read_text().split("## Variables", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(\w+)` \|", section, re.M)
+
+
+@pytest.mark.parametrize("program", ["application", "bootloader"])
+def test_docs_list_exactly_the_template_variables(program):
+    documented = documented_variables()
+    assert len(documented) == len(set(documented))
+    assert set(documented) == set(linker_context(managed_k64f(), program))
+
+
+def render_linker_text(folder, text, context=None):
+    template = folder / "t.ld.j2"
+    template.write_text(text)
+    return render_linker(context or linker_context(managed_k64f()), template)
+
+
+def test_docs_hex_filter_example(tmp_path):
+    text = TEMPLATES_DOC.read_text()
+    assert "`{{ rom.start|hex }}` gives `0x00008200`" in text
+    assert managed_k64f().application.start == 0x8200
+    script = render_linker_text(tmp_path, "{{ rom.start|hex }} {{ (rom.start + rom.size)|hex }}")
+    assert script == "0x00008200 0x00080000"
+
+
+@pytest.mark.parametrize("name", TargetSet().public_names())
+def test_docs_example_partial_renders(tmp_path, name):
+    """The complete file of the guide's worked example (its ```jinja block) renders with
+    every public target's variables and lists every RAM bank."""
+    (partial,) = re.findall(r"^```jinja\n(.*?)^```", TEMPLATES_DOC.read_text(), re.M | re.S)
+    context = linker_context(compute_layout(TargetSet().resolve(name)))
+    script = render_linker_text(tmp_path, partial, context)
+    for bank in context["ram"]:
+        assert f"__ram_{bank['name'].lower()}_start = 0x{bank['start']:08X};" in script
