@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fwbuild.resolve import Resolved
     from fwbuild.signing import SignerChoice
 
-FORMAT = 1  # raise when the facts' shape changes
+FORMAT = 2  # raise when the facts' shape changes
 FRESH_SECONDS = 2.0  # an input changed this close to a build is not trusted by its record
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_TARGETS_DIR = shipped.TARGETS.expected()
@@ -45,6 +45,7 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
     from fwbuild.layout import BUILT_BOOTLOADER
     from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
     from fwbuild.signing import signature_kind
+    from fwbuild.startup import STARTUP_TEMPLATE, startup_context, startup_signature
 
     target, project, layout = resolved.target, resolved.project, resolved.layout
     flags = target.flags(profile)
@@ -76,6 +77,8 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
         "core_flags": list(target.core_flags),
         "include_dirs": [str(d) for d in target.include_dirs],
         "vector_count": target.vector_count,
+        "startup": startup_signature(startup_context(target)),
+        "startup_template": str(STARTUP_TEMPLATE),
         "macros": list(target.macros),
         "programmer": target.programmer,
         "emulator": target.emulator,

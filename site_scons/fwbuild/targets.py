@@ -111,6 +111,8 @@ class Target:
     main_ram: str
     nvm: tuple[Region, ...]
     vector_count: int
+    # (IRQ number, handler name) the default start-up code puts in the vector table
+    irq_handlers: tuple[tuple[int, str], ...]
     stack_size: int
     heap_size: int
     reserved: tuple[ReservedBytes, ...]
@@ -331,6 +333,7 @@ def _build_target(
             f"{vector_count} < 16",
             "count the 16 core entries plus the IRQs",
         )
+    irq_handlers = _irq_handlers(r, vector_count)
     erased = r.number("flash.erased_value", 0xFF)
     if erased > 0xFF:
         raise ConfigError(
@@ -374,6 +377,7 @@ def _build_target(
         main_ram=main_ram,
         nvm=nvm,
         vector_count=vector_count,
+        irq_handlers=irq_handlers,
         stack_size=r.number("stack_size", 0x1000),
         heap_size=r.number("heap_size", 0),
         reserved=tuple(reserved),
@@ -385,6 +389,45 @@ def _build_target(
         profiles=profiles,
         layout=layout,
     )
+
+
+# The core's own handlers in the default start-up code: an IRQ may not take their names.
+CORE_HANDLERS = frozenset(
+    ("Reset_Handler", "Default_Handler", "NMI_Handler", "HardFault_Handler", "MemManage_Handler",
+     "BusFault_Handler", "UsageFault_Handler", "SecureFault_Handler", "SVC_Handler",
+     "DebugMon_Handler", "PendSV_Handler", "SysTick_Handler")
+)  # fmt: skip
+
+
+def _irq_handlers(r: _Reader, vector_count: int) -> tuple[tuple[int, str], ...]:
+    """``irq_handlers``: handler names in IRQ order (null for an unused IRQ), as a CMSIS
+    start-up file lists them."""
+    key = "irq_handlers"
+    names = r.raw(key, [])
+    if len(names) > vector_count - 16:
+        raise ConfigError(
+            r.origin(key),
+            key,
+            f"names {len(names)} IRQs but vector_count {vector_count} leaves room for {vector_count - 16}",
+            "raise vector_count to 16 + the number of IRQs, or drop the extra names",
+        )
+    seen: dict[str, int] = {}
+    for irq, name in enumerate(names):
+        if name is None:
+            continue
+        if name in CORE_HANDLERS:
+            raise ConfigError(
+                r.origin(key), f"{key}[{irq}]", f"{name} is a core exception handler", "name the IRQ's own"
+            )
+        if name in seen:
+            raise ConfigError(
+                r.origin(key),
+                f"{key}[{irq}]",
+                f"{name} is already the handler of IRQ {seen[name]}",
+                "give every IRQ its own handler name, or null",
+            )
+        seen[name] = irq
+    return tuple((irq, name) for irq, name in enumerate(names) if name is not None)
 
 
 def _nvm_banks(r: _Reader, flash_start: int, flash_end: int) -> tuple[Region, ...]:

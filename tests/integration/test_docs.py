@@ -67,3 +67,26 @@ def test_config_reference_is_generated_from_the_schemas(fw):
     assert (fw.REPO / "docs" / "config-reference.md").read_text() == config_reference(), (
         "docs/config-reference.md is stale: run .venv/bin/fwbuild config-reference > docs/config-reference.md"
     )
+
+
+def test_startup_guide(fw, tmp_path):
+    """The irq_handlers example is a valid target; the FW_STARTUP=False line builds the
+    example, which brings its own start-up code."""
+    (target,) = code_blocks(fw, "startup.md", "json")
+    (folder := tmp_path / "targets").mkdir()
+    (folder / "MY_F4_BOARD.json").write_text(
+        json.dumps({**json.loads(target), "description": "a board", "public": True})
+    )
+    check = fw.run_fwbuild("check-target", "MY_F4_BOARD", "--targets-dir", folder)
+    assert check.returncode == 0, check.describe()
+    (line,) = code_blocks(fw, "startup.md", "python")
+    repo = repo_with_sources(fw, tmp_path / "own-startup")
+    sconstruct = (fw.EXAMPLE / "SConstruct").read_text()
+    assert "FW_STARTUP=False" in sconstruct
+    (repo / "SConstruct").write_text(
+        "\n".join(line.strip() if s.startswith("env = Environment(") else s for s in sconstruct.splitlines())
+    )
+    (repo / "fwbuild.json").write_text((fw.EXAMPLE / "fwbuild.json").read_text())
+    result = fw.run_scons(repo, "K64F")
+    assert result.returncode == 0, result.describe()
+    assert not (repo / "build/K64F/fwbuild-startup").exists()

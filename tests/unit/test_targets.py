@@ -205,3 +205,29 @@ def test_version_ordering_ignores_build():
     assert Version.parse("1.2.3+9") == Version.parse("1.2.3+1")
     assert Version.parse("1.10.0") > Version.parse("1.9.65535")
     assert str(Version.parse("1.2.3+4")) == "1.2.3+4"
+
+
+def _with_irqs(ws, irq_handlers, vector_count="16+4"):
+    ws.target("FAM", FAMILY)
+    ws.target("BOARD", {"inherits": "FAM", "vector_count": vector_count, "irq_handlers": irq_handlers})
+    return TargetSet([ws.targets_dir]).resolve("BOARD")
+
+
+def test_irq_handlers_resolve_by_irq_number(ws):
+    board = _with_irqs(ws, ["WWDG_IRQHandler", None, "RTC_IRQHandler"])
+    assert board.irq_handlers == ((0, "WWDG_IRQHandler"), (2, "RTC_IRQHandler"))
+
+
+@pytest.mark.parametrize(
+    "irq_handlers, message",
+    [
+        (["A", "B", "C", "D", "E"], "irq_handlers: names 5 IRQs but vector_count 20 leaves room for 4"),
+        (["SysTick_Handler"], r"irq_handlers\[0\]: SysTick_Handler is a core exception handler"),
+        (["A", "B", "A"], r"irq_handlers\[2\]: A is already the handler of IRQ 0"),
+        (["not a name"], "irq_handlers"),
+    ],
+)
+def test_bad_irq_handlers_name_the_key(ws, irq_handlers, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        _with_irqs(ws, irq_handlers)
+    assert "BOARD.json" in str(caught.value)

@@ -54,6 +54,15 @@ def render_linker_script(target, source, env):
         raise memo.user_error(exc) from None
 
 
+def render_startup_code(target, source, env):
+    from fwbuild.startup import render_startup
+
+    try:
+        write_atomic(target[0].abspath, render_startup(json.loads(source[1].get_text_contents())))
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+
+
 def check_elf(target, source, env):
     """Check where the sections landed, then move the linked program into place: the
     linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""

@@ -26,6 +26,11 @@ _ldscript_builder = SCons.Builder.Builder(
 )
 
 
+_startup_builder = SCons.Builder.Builder(
+    action=actions.action(actions.render_startup_code, "$FW_GENCOMSTR"),
+)
+
+
 _link_builder = SCons.Builder.Builder(
     action=[
         SCons.Action.Action("$FW_LINKCOM", "$FW_LINKCOMSTR"),
@@ -83,6 +88,7 @@ _post_build_builder = SCons.Builder.Builder(action=actions.action(actions.post_b
 BUILDERS = {
     "FwText": _text_builder,
     "FwLinkerScript": _ldscript_builder,
+    "FwStartup": _startup_builder,
     "FwLink": _link_builder,
     "FwObjcopy": _objcopy_builder,
     "FwSlot": _slot_builder,

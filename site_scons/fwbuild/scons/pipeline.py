@@ -129,7 +129,8 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
         if rel.startswith(".."):
             rel = src.name
         objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
-    elf, link_map = prog.FwLink(out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0])
+    startup = _default_startup(env, prog, out, name) if env.get("FW_STARTUP", True) else []
+    elf, link_map = prog.FwLink(out.File(f"{name}.elf"), objects + startup, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
     rom_start = program["rom_start"]
     link_hooks = facts["hooks"]["link"] if rom_start == facts["flash_start"] else []
@@ -147,6 +148,23 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
     # so an offset change recompiles those alone.
     env.Requires(objects, layout_h)
     return Program(elf, link_map, binary, ihex, layout_json, layout_h)
+
+
+def _default_startup(env, prog, out, name):
+    """fwbuild's start-up code (fwbuild.startup) as an archive after the program's objects:
+    the linker opens it only for an undefined Reset_Handler, so a program that brings its
+    own start-up links exactly as without it. ``FW_STARTUP=False`` leaves it out."""
+    facts, build = memo.facts(env), env.Dir("$FW_BUILD_DIR")
+
+    def make():
+        template = env.File(facts["startup_template"])
+        return env.FwStartup(build.File("fwbuild-startup/startup.c"), [template, env.Value(facts["startup"])])
+
+    source = memo.once(env, "FW_STARTUP_NODES", make, build.abspath, facts["startup"])
+    folder = out.Dir(f"fwbuild-startup/{name}")
+    library = prog.StaticLibrary(folder.File("libstartup.a"), prog.Object(folder.File("startup.o"), source))
+    prog.Append(LINKFLAGS=["-Wl,--undefined=Reset_Handler"])  # taken even if a template has no ENTRY()
+    return library
 
 
 def Firmware(env, app, bootloader=None):
