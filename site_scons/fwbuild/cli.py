@@ -392,6 +392,24 @@ def cmd_getpub(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from fwbuild.newrepo import new_repo
+
+    repo = new_repo(args.folder, args.target, args.layout, force=args.force)
+    kinds = {
+        "managed": "bootloader, signed application, combined image",
+        "unmanaged": "application in its own region; post-build.json for your image assembly",
+        "plain": "application at the flash start",
+    }
+    print(f"created {repo.folder} for {repo.target} ({repo.layout}: {kinds[repo.layout]})")
+    for name in repo.files:
+        print(f"  {name}")
+    print(f"next:\n  cd {repo.folder}\n  scons target={repo.target}")
+    if repo.layout == "managed":
+        print("  (keys/dev-signing-key.pem is a development key: release builds refuse it)")
+    return 0
+
+
 def print_layout(layout: Layout) -> None:
     print(
         f"{layout.target} ({layout.mode}): flash {hex32(layout.flash_start)}.."
@@ -420,6 +438,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list the targets")
     p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
     p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("new", help="make a firmware repo that builds at once")
+    p.add_argument("folder", type=Path, help="the new repo's folder (new or empty)")
+    p.add_argument("--target", required=True, help="the target to build for (see: fwbuild targets)")
+    p.add_argument(
+        "--layout",
+        choices=("managed", "unmanaged", "plain"),
+        default="managed",
+        help="managed: bootloader + signed application (default); unmanaged: mbed_app_start/size; "
+        "plain: the application alone at the flash start",
+    )
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("layout", help="show a target's resolved regions")
     p.add_argument("target")

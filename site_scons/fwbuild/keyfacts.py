@@ -16,6 +16,19 @@ SIGNATURE_TLV = {"ecdsa-p256": 0x22, "ed25519": 0x24, "rsa-2048": 0x20, "rsa-307
 # KEYHASH of example_project/keys/dev-signing-key.pem: release builds refuse it whatever
 # the file is called.
 DEVELOPMENT_KEY_HASHES = frozenset({"1f87116c0ef3329ab9a871adaa1bb728e27444938ac825ec6f148fa7e4a011f2"})
+# The first line of a development key file (the example's, and those `fwbuild new` makes):
+# release builds refuse a key file that carries it.
+DEVELOPMENT_MARK = "DEVELOPMENT SIGNING KEY"
+
+
+def marked_as_development(path: Path) -> bool:
+    """Whether the key file's text before its PEM block carries DEVELOPMENT_MARK."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return DEVELOPMENT_MARK.encode() in head.split(b"-----BEGIN", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fwbuild.errors import ConfigError, ImageError
-from fwbuild.keyfacts import DeferredKey, KeyFacts, Signer
+from fwbuild.keyfacts import DEVELOPMENT_MARK, DeferredKey, KeyFacts, Signer, marked_as_development
 from fwbuild.layout import Layout
 from fwbuild.project import Project, SigningConfig, Version
 from fwbuild.readcache import ReadCache
@@ -89,6 +89,14 @@ def choose_signer(
                 None,
                 f"{path} ({origin}) is the example's development key, whose private half is public; "
                 "a release build refuses it. Sign with your own key (sign_key=KEY or "
+                "FWBUILD_SIGNING_KEY)",
+            )
+        if marked_as_development(path):
+            raise ConfigError(
+                None,
+                None,
+                f"{path} ({origin}) is marked {DEVELOPMENT_MARK} on its first line (fwbuild new makes "
+                "such keys); a release build refuses it. Sign with your own key (sign_key=KEY or "
                 "FWBUILD_SIGNING_KEY)",
             )
     return SignerChoice(signer, path, origin)
