@@ -6,6 +6,7 @@ sources it is built from: neither the clone nor the checkout itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -197,6 +198,8 @@ def test_installed_package_builds_the_example(fw, packaged, tmp_path):
     assert result.returncode == 0, result.describe()
     assert (project / "build" / "K64F" / "combined.hex").is_file()
     assert (project / "build" / "K64F" / "app-signed.bin").is_file()
+    info = json.loads((project / "build" / "K64F" / "build-info.json").read_text())
+    assert info["packages"]["fwbuild"] == fwbuild.__version__
 
 
 def test_the_checkout_is_unchanged(fw, packaged):
