@@ -206,3 +206,18 @@ def test_the_checkout_is_unchanged(fw, packaged):
     before, after = packaged().checkout_status
     assert after == before
     assert _ignored(fw.REPO) == before
+
+
+@pytest.mark.parametrize("target", ["K64F", "MPS2_AN385"])
+def test_installed_fwbuild_new_builds(fw, packaged, tmp_path, target):
+    """A user's first steps: ``fwbuild new`` from the installed wheel, then ``scons``, far
+    from any checkout; the MPS2_AN385 repo boots under QEMU (``scons run``)."""
+    p = packaged()
+    repo = tmp_path / "my-firmware"
+    _ok(_run(fw, [p.bin("fwbuild"), "new", repo, "--target", target], cwd=tmp_path))
+    result = _ok(_run(fw, [p.bin("scons"), "-j2", f"target={target}"], cwd=repo))
+    assert (repo / "build" / target / "combined.hex").is_file(), result.describe()
+    if target == "MPS2_AN385":
+        booted = _ok(_run(fw, [p.bin("scons"), f"target={target}", "run"], cwd=repo))
+        lines = booted.output.splitlines()
+        assert "fwbuild example app 0.1.0 on MPS2_AN385" in lines, booted.describe()
