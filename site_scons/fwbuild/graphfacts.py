@@ -270,12 +270,13 @@ def _digest(path: Path) -> str | None:
 
 
 def _code_identity() -> str:
-    """fwbuild's own modules by size and modification time: a changed or upgraded core
-    computes the facts again."""
+    """fwbuild's own modules (the core and its SCons face, which reads the facts) by size and
+    modification time: a changed or upgraded fwbuild computes the facts again."""
     stats = []
-    with os.scandir(PACKAGE_DIR) as entries:
-        for entry in entries:
-            if entry.name.endswith(".py"):
-                st = entry.stat()
-                stats.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    for folder in (PACKAGE_DIR, PACKAGE_DIR / "scons"):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.endswith(".py"):
+                    st = entry.stat()
+                    stats.append(f"{folder.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(sorted(stats)).encode()).hexdigest()

@@ -114,13 +114,18 @@ def test_a_changed_setting_or_variable_computes_them_again(project, monkeypatch)
 
 def test_changed_code_computes_them_again(project, tmp_path, monkeypatch):
     code = tmp_path / "package"
-    code.mkdir()
+    (code / "scons").mkdir(parents=True)
     (code / "layout.py").write_text("# one\n")
+    (code / "scons" / "pipeline.py").write_text("# reads the facts\n")
     monkeypatch.setattr(graphfacts, "PACKAGE_DIR", code)
     root = project.root
     cache = remembered(root)
     assert graphfacts.lookup(cache, root, settings(root)) is not None
     (code / "layout.py").write_text("# one, edited\n")
+    assert graphfacts.lookup(cache, root, settings(root)) is None
+    cache = remembered(root)
+    assert graphfacts.lookup(cache, root, settings(root)) is not None
+    (code / "scons" / "pipeline.py").write_text("# reads the facts differently\n")
     assert graphfacts.lookup(cache, root, settings(root)) is None
 
 
