@@ -36,20 +36,110 @@ def read_parts(path: Path | str, bin_base: int, name: str | None = None) -> list
             return [Part(label, bin_base, path.read_bytes())]
         except OSError as exc:
             raise ImageError(f"{path}: cannot read it ({exc.strerror})") from None
-    from intelhex import HexRecordError, IntelHex
-
-    try:
-        ih = IntelHex(str(path))
-    except (HexRecordError, ValueError, OSError) as exc:
-        raise ImageError(f"{path}: not a readable Intel HEX file ({exc})") from None
-    segments = ih.segments()
+    segments = read_hex(path)
     if len(segments) == 1:
-        start, end = segments[0]
-        return [Part(label, start, ih.tobinstr(start, end - 1))]
-    return [
-        Part(f"{label} segment {i + 1}", start, ih.tobinstr(start, end - 1))
-        for i, (start, end) in enumerate(segments)
-    ]
+        start, data = segments[0]
+        return [Part(label, start, data)]
+    return [Part(f"{label} segment {i + 1}", start, data) for i, (start, data) in enumerate(segments)]
+
+
+HEX_FIX = "rebuild the file or copy it again"
+
+
+def read_hex(path: Path | str) -> list[tuple[int, bytes]]:
+    """The contiguous segments (start, bytes) of an Intel HEX file, in address order.
+
+    Strict, so that a damaged file is never taken for a smaller image: every line is a
+    record with a valid length and checksum, of a known type; the end-of-file record must
+    be there (a file cut at a line boundary has none) and only blank lines may follow it;
+    no two records may give bytes for the same address. Start address records (types 03,
+    05) are accepted and ignored. ImageError names the file, the line and what is wrong.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read it ({exc.strerror})") from None
+
+    def bad(number: int, problem: str, fix: str = HEX_FIX) -> ImageError:
+        return ImageError(f"{path}: not a readable Intel HEX file: line {number}: {problem}; {fix}")
+
+    records: list[tuple[int, int, bytes]] = []  # (address, line number, data)
+    base = 0  # from type 02 (segment << 4) or 04 (upper 16 bits) records
+    end_line = 0
+    lines = raw.splitlines()
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if end_line:
+            if text:
+                raise bad(number, f"a record after the end-of-file record of line {end_line}")
+            continue
+        if not text:
+            continue
+        if not text.startswith(b":"):
+            raise bad(number, "not an Intel HEX record (it does not start with ':')")
+        try:
+            record = bytes.fromhex(text[1:].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            record = b""
+        if 2 * len(record) != len(text) - 1:  # fromhex skips spaces: they are not allowed either
+            if len(text) % 2 == 0 and text[1:].isalnum():
+                raise bad(number, "an odd number of hex digits (a cut or damaged record)")
+            raise bad(number, "characters other than hex digits in the record")
+        if len(record) < 5 or len(record) != 5 + record[0]:
+            raise bad(
+                number,
+                f"the record holds {max(len(record) - 5, 0)} data bytes but its length field says "
+                f"{record[0] if record else 0} (a cut or damaged record)",
+            )
+        if sum(record) & 0xFF:
+            wanted = (-sum(record[:-1])) & 0xFF
+            raise bad(number, f"checksum {record[-1]:02X} is wrong (the record's bytes give {wanted:02X})")
+        size, offset, kind, data = record[0], int.from_bytes(record[1:3], "big"), record[3], record[4:-1]
+        expected = {1: 0, 2: 2, 3: 4, 4: 2, 5: 4}.get(kind)
+        if kind > 5:
+            raise bad(number, f"record type {kind:02X} is not an Intel HEX type (00 to 05)")
+        if expected is not None and size != expected:
+            raise bad(number, f"a type {kind:02X} record must hold {expected} bytes, not {size}")
+        if kind == 0:
+            if data:
+                records.append((base + offset, number, data))
+        elif kind == 1:
+            end_line = number
+        elif kind == 2:
+            base = int.from_bytes(data, "big") << 4
+        elif kind == 4:
+            base = int.from_bytes(data, "big") << 16
+    if not end_line:
+        last = f"after line {len(lines)}" if raw.strip() else "in an empty file"
+        raise ImageError(
+            f"{path}: not a complete Intel HEX file: no end-of-file record (:00000001FF) {last}, "
+            "so the file is cut short and the image in it may be incomplete; rebuild or copy it again"
+        )
+    records.sort(key=lambda r: r[0])
+    segments: list[tuple[int, bytes]] = []
+    run: list[bytes] = []
+    start = end = 0
+    previous = (0, 0)
+    for address, number, data in records:
+        if run and address < end:
+            line_a, start_a = previous
+            raise ImageError(
+                f"{path}: the record on line {number} ({hex32(address)}..{hex32(address + len(data))}) "
+                f"overlaps the record on line {line_a} ({hex32(start_a)}..{hex32(end)}) from "
+                f"{hex32(address)}: two records give bytes for the same address; {HEX_FIX}"
+            )
+        if run and address == end:
+            run.append(data)
+        else:
+            if run:
+                segments.append((start, b"".join(run)))
+            run, start = [data], address
+        end = address + len(data)
+        previous = (number, address)
+    if run:
+        segments.append((start, b"".join(run)))
+    return segments
 
 
 def check_overlaps(parts: Sequence[Part]) -> None:
