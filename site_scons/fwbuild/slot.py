@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fwbuild.errors import ImageError
 from fwbuild.image import Part, merge
@@ -38,8 +38,14 @@ def mbed_slot_image(layout: Layout, app: bytes, timestamp: int) -> bytes:
     )
 
 
-def combined_parts(layout: Layout, bootloaders: Sequence[Part], slot: Part) -> list[Part]:
-    """Check each bootloader part against its region; the slot comes last."""
+def combined_parts(
+    layout: Layout,
+    bootloaders: Sequence[Part],
+    slot: Part,
+    report: Callable[[str], None] | None = print,
+) -> list[Part]:
+    """Check each bootloader part against its region; the slot comes after them, then the
+    chip's reserved bytes that no part gives (``reserved_fill``), each said in ``report``."""
     regions = layout.bootloaders
     for part in bootloaders:
         home = next((r for r in regions if r.start <= part.start and part.end <= r.end), None)
@@ -49,7 +55,13 @@ def combined_parts(layout: Layout, bootloaders: Sequence[Part], slot: Part) -> l
                 f"bootloader {part.name} ({hex32(part.start)}..{hex32(part.end)}) does not fit "
                 f"the bootloader region(s) {where}; enlarge bootloader_size or shrink the bootloader"
             )
-    return [*bootloaders, slot]
+    parts = [*bootloaders, slot]
+    check_reserved_bytes(layout, parts)
+    fills = reserved_fill(layout, parts, combined_end(layout, parts))
+    for fill in fills:
+        if report is not None:
+            report(f"note: {fill.name}")
+    return [*parts, *fills]
 
 
 def split_nvm(layout: Layout, parts: Sequence[Part]) -> tuple[list[Part], list[Part]]:
@@ -70,27 +82,77 @@ def split_nvm(layout: Layout, parts: Sequence[Part]) -> tuple[list[Part], list[P
     return flash, nvm
 
 
+def combined_end(layout: Layout, parts: Sequence[Part]) -> int:
+    """Where the combined image ends: the end of the slot (the last part), or of the
+    application region with pad_to_region_end."""
+    return layout.application.end if layout.pad_to_region_end else max(p.end for p in parts)
+
+
 def combined_image(layout: Layout, parts: Sequence[Part]) -> bytes:
     """From flash start to the end of the slot (or of the application region with
-    pad_to_region_end), gaps filled with the erased value; never into the candidate."""
-    end = layout.application.end if layout.pad_to_region_end else max(p.end for p in parts)
-    return merge(parts, layout.flash_start, end, layout.erased_value)
+    pad_to_region_end), gaps filled with the erased value; never into the candidate.
+    ``parts`` come from ``combined_parts``: the chip's reserved bytes are among them."""
+    check_reserved_bytes(layout, parts)
+    return merge(parts, layout.flash_start, combined_end(layout, parts), layout.erased_value)
 
 
 def check_reserved_bytes(layout: Layout, parts: Sequence[Part]) -> None:
-    """A prebuilt image over a chip's reserved range (K64F's flash configuration field)
-    must carry exactly the target's bytes: wrong ones can lock the chip."""
+    """Every byte an image gives inside one of the chip's reserved ranges (K64F's flash
+    configuration field) must be the target's: wrong ones can lock the chip. An image that
+    covers only part of a range is checked on that part (the rest: ``reserved_fill``)."""
     for reserved in layout.reserved:
-        address = layout.flash_start + reserved.offset
+        start = layout.flash_start + reserved.offset
+        end = start + len(reserved.data)
         for part in parts:
-            if part.start <= address and address + len(reserved.data) <= part.end:
-                found = part.data[address - part.start : address - part.start + len(reserved.data)]
-                if found != reserved.data:
-                    raise ImageError(
-                        f"{part.name} carries {found.hex()} at {hex32(address)} where "
-                        f"{layout.target} needs its {reserved.name} bytes {reserved.data.hex()} "
-                        f"({reserved.description or 'chip-defined'}); rebuild the image with them"
-                    )
+            low, high = max(start, part.start), min(end, part.end)
+            if low >= high:
+                continue
+            found = bytes(part.data[low - part.start : high - part.start])
+            wanted = reserved.data[low - start : high - start]
+            if found != wanted:
+                first = next(i for i in range(len(found)) if found[i] != wanted[i])
+                raise ImageError(
+                    f"{part.name} gives {found.hex()} at {hex32(low)}..{hex32(high)}, inside "
+                    f"{layout.target}'s {reserved.name} {hex32(start)}..{hex32(end)}, where the chip "
+                    f"needs {wanted.hex()} ({reserved.description or 'chip-defined bytes'}): the byte "
+                    f"at {hex32(low + first)} is {found[first]:02x}, not {wanted[first]:02x}; rebuild "
+                    "the image with the chip's bytes there, or leave the range out of it (the merge "
+                    "then writes them)"
+                )
+
+
+def reserved_fill(layout: Layout, parts: Sequence[Part], end: int) -> list[Part]:
+    """The chip's reserved bytes that no part gives, for each reserved range that an image
+    from the flash start to ``end`` covers (a prebuilt bootloader shorter than K64F's 0x410
+    bytes leaves its flash configuration field in the erased gap: erased, the field would
+    secure the chip). Each part's name says what it fills and why."""
+    fills = []
+    for reserved in layout.reserved:
+        start = layout.flash_start + reserved.offset
+        stop = start + len(reserved.data)
+        if start >= end:
+            continue
+        around = [p for p in parts if p.data and p.start < stop and start < p.end]
+        gaps, at = [], start
+        for low, high in sorted((max(start, p.start), min(stop, p.end)) for p in around):
+            if low > at:
+                gaps.append((at, low))
+            at = max(at, high)
+        if at < stop:
+            gaps.append((at, stop))
+        given = f"; {', '.join(p.name for p in around)} gives the rest" if around else ""
+        for low, high in gaps:
+            data = reserved.data[low - start : high - start]
+            fills.append(
+                Part(
+                    f"{layout.target} {reserved.name} {hex32(low)}..{hex32(high)}: no image gives "
+                    f"these bytes{given}; the merged image carries the chip's {data.hex()} there "
+                    f"({reserved.description or 'chip-defined'}), not the erased value",
+                    low,
+                    data,
+                )
+            )
+    return fills
 
 
 def post_build_description(layout: Layout, parts: Sequence[tuple[str, int, str, bytes]]) -> str:
