@@ -25,11 +25,12 @@ def setup(env) -> None:
     env["ASFLAGS"] = ["-x", "assembler-with-cpp", "$FW_PATH_MAP"]
     env["ARFLAGS"] = "rcD"  # deterministic archives: no timestamps, owners or modes
     env["RANLIBFLAGS"] = "-D"
-    # Reproducible objects: the checkout's absolute path becomes "." in debug info and
-    # __FILE__, and __DATE__/__TIME__ are flagged. $( $) keeps the path (and a compiler
-    # wrapper such as ccache or distcc) out of the build signatures, so a second checkout
-    # in another folder hits the same cache entries.
-    env["FW_PATH_MAP"] = "$( -ffile-prefix-map=${FW_PROJECT}=. $)"
+    # Reproducible objects: no absolute path of the checkout reaches debug information or
+    # __FILE__ (see path_map), and __DATE__/__TIME__ are flagged. $( $) keeps the paths (and
+    # a compiler wrapper such as ccache or distcc) out of the build signatures, so a second
+    # checkout in another folder hits the same cache entries.
+    env["_FW_PATH_MAP"] = path_map
+    env["FW_PATH_MAP"] = "$( $_FW_PATH_MAP $)"
     env.Append(CCFLAGS=["-Wdate-time", "$FW_PATH_MAP"])
     env["CCCOM"] = "$( $FW_CC_PREFIX $) " + env["CCCOM"]
     env["ASPPCOM"] = "$( $FW_CC_PREFIX $) " + env["ASPPCOM"]
@@ -49,3 +50,28 @@ def setup(env) -> None:
             if k in ("HOME", "TMPDIR") or k.startswith(("CCACHE_", "DISTCC_"))
         }
     )
+
+
+def path_map(target, source, env, for_signature):
+    """``-ffile-prefix-map`` options that take every absolute path of this checkout out of
+    what the compiler writes (DW_AT_comp_dir, DW_AT_name, __FILE__).
+
+    The compiler runs in SCons' top folder: the folder of the SConstruct that scons reads
+    first, which lies above the project when that SConstruct reads the project's (as the
+    repository root's does). It reads files under it: the sources, and the generated ones in
+    the build folder (fwbuild_layout.h, the default start-up code). The top folder becomes
+    ".", so every path under it is relative; the project and the build folder, when they lie
+    outside it, become their path relative to it. Each option is one word, quoted for the
+    shell: a checkout path may hold spaces.
+    """
+    from SCons.Subst import Literal
+
+    top = env.Dir("#").abspath
+    maps = []
+    for folder in (os.path.abspath(env.subst("$FW_PROJECT")), env.Dir("$FW_BUILD_DIR").abspath):
+        inside = os.path.commonpath([top, folder]) == top
+        if not inside and folder not in (old for old, _ in maps):
+            maps.append((folder, os.path.relpath(folder, top)))
+    # GCC tries the last option first: the top folder wins for paths under it.
+    maps.append((top, "."))
+    return [Literal(f"-ffile-prefix-map={old}={new}") for old, new in maps]
