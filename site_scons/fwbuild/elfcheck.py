@@ -30,6 +30,7 @@ def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "ap
             for seg in loads:
                 _check_segment(elf_path, seg, sections, rom, layout)
             vectors = _read(loads, rom.start, 8)
+            reserved_found = _reserved_bytes(loads, layout)
     except ELFError as exc:
         raise ImageError(f"{elf_path}: not a valid ELF file ({exc})") from None
     if vectors is None:
@@ -52,6 +53,29 @@ def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "ap
             f"{elf_path}: reset vector {hex32(reset)} (vector 1 at {hex32(rom.start + 4)}) "
             f"must be a Thumb address (odd) inside {rom.describe()}; check Reset_Handler"
         )
+    _check_reserved(elf_path, reserved_found, rom, layout)
+
+
+def _check_reserved(elf_path: Path, flash: dict[int, int], rom: Region, layout: Layout) -> None:
+    """A chip's reserved bytes inside the program's region (K64F's flash configuration
+    field, for a program at the flash start) must be in the program, exactly. Left out,
+    they become whatever fills the gap (the erased value when flashed from the .hex, zeros
+    in objcopy's .bin), which can lock the chip."""
+    for reserved in layout.reserved:
+        start = layout.flash_start + reserved.offset
+        if not rom.start <= start < rom.end:
+            continue
+        found = [flash.get(start + i) for i in range(len(reserved.data))]
+        if found == list(reserved.data):
+            continue
+        shown = "".join("--" if b is None else f"{b:02x}" for b in found)
+        end = start + len(reserved.data)
+        raise ImageError(
+            f"{elf_path}: {layout.target}'s {reserved.name} {hex32(start)}..{hex32(end)} "
+            f"holds {shown} ('--': no byte) where the chip needs {reserved.data.hex()} "
+            f"({reserved.description or 'chip-defined bytes'}); the linker template must place each "
+            "of `reserved` at its offset, as the shipped template does (docs/linker-templates.md)"
+        )
 
 
 def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> None:  # noqa: ANN001
@@ -71,6 +95,22 @@ def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> No
             f"{path}: {names} runs at {hex32(vaddr)}..{hex32(vaddr + memsz)}, which is "
             f"neither in {rom.describe()} nor in a RAM bank; check the linker script"
         )
+
+
+def _reserved_bytes(loads, layout: Layout) -> dict[int, int]:  # noqa: ANN001
+    """{address: byte} the load segments give at the target's reserved addresses."""
+    out = {}
+    for reserved in layout.reserved:
+        start = layout.flash_start + reserved.offset
+        for seg in loads:
+            low, high = (
+                max(start, seg["p_paddr"]),
+                min(start + len(reserved.data), seg["p_paddr"] + seg["p_filesz"]),
+            )
+            if low < high:
+                data = seg.data()[low - seg["p_paddr"] : high - seg["p_paddr"]]
+                out.update(zip(range(low, high), data))
+    return out
 
 
 def _sections_in(sections, vaddr: int, memsz: int) -> str:  # noqa: ANN001

@@ -139,3 +139,31 @@ def test_cut_hex_bootloader_is_refused(fw, tmp_path, real_bootloader):
     again = fw.run_scons(project, "K64F")
     assert again.returncode == 0, again.describe()
     assert (project / "build/K64F/combined.bin").read_bytes()[: len(boot)] == boot
+
+
+RESERVED_LOOP = '{%- for res in reserved|sort(attribute="offset") %}'
+LOOPS = {
+    "left out": "{%- for res in [] %}",
+    "FSEC erased": "{%- for res in [dict(reserved[0], data=[255] * 16)] %}",
+}
+
+
+@pytest.mark.parametrize("loop", LOOPS.values(), ids=LOOPS.keys())
+def test_program_linked_over_the_field_without_its_bytes(fw, tmp_path, loop):
+    """A template that does not place the chip's bytes (or places others) at 0x400: the
+    program linked at the flash start is refused and deleted, whatever it would have held."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    text = fw.TEMPLATE.read_text()
+    assert text.count(RESERVED_LOOP) == 1, (
+        f"{fw.TEMPLATE} no longer holds {RESERVED_LOOP!r}: update this test"
+    )
+    (project / "own.ld.j2").write_text(text.replace(RESERVED_LOOP, loop))
+    fw.edit_project(project, linker_template="own.ld.j2")
+    fw.set_overrides(project, "K64F")  # the plain layout: the application at the flash start
+    result = fw.run_scons(project, "K64F")
+    assert result.returncode == 2 and "Traceback" not in result.output, result.describe()
+    err = " ".join(result.stderr.split())
+    assert "app.elf" in err and "flash_config 0x00000400..0x00000410" in err, err
+    assert K64F_FLASH_CONFIG.hex() in err, err
+    for name in ("app.elf", "app.bin", "app.hex"):
+        assert not (project / "build" / "K64F" / name).exists()
