@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fwbuild import __version__
+from fwbuild.errors import ConfigError
 
 PACKAGES = ("scons", "intelhex", "pyelftools", "cryptography", "jinja2", "jsonschema")
+# The tools a build records under "toolchain", and the command each is (after the prefix):
+# verify-build runs only these, never a command a file names.
+TOOLS = {"cc": "gcc", "objcopy": "objcopy"}
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 def tool_version(command: str, environ: Mapping[str, str] | None = None) -> str:
@@ -61,29 +67,75 @@ def build_info(
     return json.dumps(info, indent=2, sort_keys=True) + "\n"
 
 
+def load_build_info(info_path: Path) -> dict[str, Any]:
+    """Read a build-info.json and check its shape: the parts verify-build reads. Raises
+    ConfigError naming the file and the key for anything else."""
+    from fwbuild.jsonfile import read_json
+
+    fix = "give the build-info.json a build wrote (build/<target>/build-info.json)"
+    try:
+        info = read_json(info_path)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(info_path, None, f"is not UTF-8 text (byte {exc.start})", fix) from None
+    if not isinstance(info, dict):
+        raise ConfigError(info_path, None, f"is a JSON {_kind(info)}, not an object", fix)
+    outputs = info.get("outputs")
+    if not isinstance(outputs, dict):
+        raise ConfigError(info_path, "outputs", "is missing or not an object", fix)
+    for name, record in outputs.items():
+        key = f"outputs.{name}"
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts or "\\" in name:
+            raise ConfigError(info_path, key, "is not a path inside the build folder", fix)
+        if not isinstance(record, dict):
+            raise ConfigError(info_path, key, "is not an object with sha256 and size", fix)
+        digest, size = record.get("sha256"), record.get("size")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise ConfigError(info_path, f"{key}.sha256", "is not a SHA-256 in hex", fix)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ConfigError(info_path, f"{key}.size", "is not a size in bytes", fix)
+    toolchain = info.get("toolchain", {})
+    if not isinstance(toolchain, dict):
+        raise ConfigError(info_path, "toolchain", "is not an object", fix)
+    for key, value in toolchain.items():
+        if key not in TOOLS:
+            raise ConfigError(
+                info_path, f"toolchain.{key}", f"is not a tool fwbuild records ({', '.join(TOOLS)})", fix
+            )
+        if not isinstance(value, str):
+            raise ConfigError(info_path, f"toolchain.{key}", "is not a version line", fix)
+    return info
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
 def verify_build(info_path: Path, prefix: str = "arm-none-eabi-") -> list[str]:
     """Re-hash the outputs a build-info.json records (paths relative to its folder) and
     compare the toolchain now on PATH with the recorded one; returns every mismatch."""
-    info = json.loads(info_path.read_text())
+    info = load_build_info(info_path)
     folder = info_path.parent
     problems = []
-    for name, record in sorted(info.get("outputs", {}).items()):
+    for name, record in sorted(info["outputs"].items()):
         path = folder / name
         if not path.is_file():
             problems.append(f"{name}: missing")
             continue
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{name}: cannot read it ({exc.strerror})")
+            continue
         digest = hashlib.sha256(data).hexdigest()
         if digest != record["sha256"]:
             problems.append(
                 f"{name}: SHA-256 {digest[:16]}... ({len(data)} bytes), the record says "
                 f"{record['sha256'][:16]}... ({record['size']} bytes)"
             )
-    tools = {"cc": prefix + "gcc", "objcopy": prefix + "objcopy"}
+    tools = {key: prefix + command for key, command in TOOLS.items()}
     for key, recorded in sorted(info.get("toolchain", {}).items()):
-        now = tool_version(tools.get(key, key))
+        now = tool_version(tools[key])
         if now != recorded:
-            problems.append(
-                f"toolchain {key}: {tools.get(key, key)} is '{now}', the record says '{recorded}'"
-            )
+            problems.append(f"toolchain {key}: {tools[key]} is '{now}', the record says '{recorded}'")
     return problems

@@ -4,14 +4,17 @@ layout its own keys give."""
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fwbuild.errors import ConfigError, FwbuildError
 from fwbuild.jsonfile import read_json, schema_problems
 from fwbuild.layout import Layout, compute_layout
 from fwbuild.project import Project
-from fwbuild.targets import Target, TargetSet
+from fwbuild.targets import LAYOUT_KEYS, Target, TargetSet
 from fwbuild.values import hex32
 
 MAX_VECTORS = 16 + 496  # the architecture's limit (ARMv7-M / ARMv8-M)
@@ -26,12 +29,47 @@ class TargetReport:
     layout: Layout | None = None
 
 
+# Values the layout is computed from: when one of them was wrong (and left out to check
+# the rest), the layout would be computed from a stand-in and its errors misleading.
+LAYOUT_INPUTS = frozenset(("core", "vtor", "flash", "vector_count", "pad_to_region_end", *LAYOUT_KEYS))
+MAX_ROUNDS = 64
+
+
+class _CheckedSet(TargetSet):
+    """The target set with the values already reported left out of their files, so that
+    a parent's value (or the default) stands in and the checks after them still run."""
+
+    def __init__(self, dirs: tuple[Path, ...]):
+        super().__init__(dirs)
+        self.replaced: dict[str, dict[str, Any]] = {}
+
+    def raw(self, name: str) -> dict[str, Any]:
+        if name in self.replaced:
+            return self.replaced[name]
+        return super().raw(name)
+
+    def leave_out(self, name: str, key: str) -> bool:
+        """Drop the dotted ``key`` from target ``name``'s own data; False if it has none."""
+        data = self.replaced.get(name)
+        if data is None:
+            data = self.replaced[name] = copy.deepcopy(super().raw(name))
+        return _drop(data, key)
+
+
+def _base_key(key: str | None) -> str | None:
+    """``flash.sectors[2]`` -> ``flash.sectors``: the value a problem is about."""
+    return re.split(r"\[", key, maxsplit=1)[0] or None if key else None
+
+
 def check_target(
     name: str, targets_dirs: tuple[Path, ...] = (), project: Project | None = None
 ) -> TargetReport:
-    """Check target ``name``; with a ``project``, its layout includes the project's overrides."""
+    """Check target ``name``; with a ``project``, its layout includes the project's overrides.
+    Every problem is reported: the file's schema problems, then its values (each wrong
+    value is left out, its parent's or the default standing in, and the checks run again),
+    then the target's own rules and the layout."""
     report = TargetReport(name)
-    targets = TargetSet(targets_dirs)
+    targets = _CheckedSet(targets_dirs)
     if name not in targets.all_names():
         targets.resolve(name)  # raises with the "did you mean" message
     path = targets.file_of(name)
@@ -40,15 +78,29 @@ def check_target(
     except ConfigError as exc:
         report.problems.append(str(exc))
         return report
-    report.problems += [str(p) for p in schema_problems(data, "schema.json", path)]
-    if report.problems:
-        return report  # the value checks below would only repeat these
-    try:
-        target = targets.resolve(name)
-        if project is not None:
-            target = targets.resolve(name, project.overrides_for(target, targets))
-    except FwbuildError as exc:
-        report.problems.append(str(exc))
+    except UnicodeDecodeError as exc:
+        report.problems.append(f"{path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+        return report
+    schema = schema_problems(data, "schema.json", path)
+    report.problems += [str(p) for p in schema]
+    # "unknown key 'flassh'; did you mean 'flash'?": what is missing under 'flash' is the typo's
+    meant = {m.group(1) for p in schema if (m := re.search(r"did you mean '([^']+)'", p.fix or ""))}
+    if schema:
+        if not isinstance(data, dict):
+            return report
+        cleaned = copy.deepcopy(data)
+        dropped = set()
+        for problem in schema:
+            key = _base_key(problem.key)
+            if key is None:
+                return report  # the file as a whole is wrong: nothing below would be meaningful
+            _drop(cleaned, key)
+            dropped.add(key)
+        targets.replaced[name] = cleaned
+    target, left_out = _resolve_collecting(targets, name, project, report, bool(schema), meant)
+    if schema:
+        left_out |= dropped
+    if target is None:
         return report
     report.target = target
     if not data.get("public", True):
@@ -74,11 +126,78 @@ def check_target(
             f"{path}: stack_size + heap_size ({target.stack_size + target.heap_size} bytes) exceed the main "
             f"RAM bank {main.describe()}; shrink them or pick a larger main_ram"
         )
+    if any(key.split(".")[0] in LAYOUT_INPUTS for key in left_out):
+        return report  # the layout would be computed from a stand-in value
     try:
         report.layout = compute_layout(target)
     except FwbuildError as exc:
         report.problems.append(str(exc))
+        return report
+    from fwbuild.mbed_header import placement_note
+
+    note = placement_note(report.layout, "app_offset" in target.layout)
+    if note:
+        report.notes.append(note)
     return report
+
+
+def _resolve_collecting(
+    targets: _CheckedSet,
+    name: str,
+    project: Project | None,
+    report: TargetReport,
+    had_schema_problems: bool,
+    meant: set[str],
+) -> tuple[Target | None, set[str]]:
+    """Resolve ``name``; on a value error, report it, leave that value out of the file
+    that sets it and try again. Returns the target (None when the problems leave nothing
+    to resolve) and the keys left out. A problem under a key the schema problems suggest
+    for a misspelt one (``meant``) is that typo's: not reported again."""
+    files = {}
+    left_out: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        try:
+            files = {str(targets.file_of(n)): n for n in targets.chain(name)}
+            target = targets.resolve(name, {})
+            if project is not None:
+                target = targets.resolve(name, project.overrides_for(target, targets))
+            return target, left_out
+        except ConfigError as exc:
+            key = _base_key(exc.key)
+            if key in left_out or (key or "").split(".")[0] in meant:
+                return None, left_out  # a value left out, or the misspelt key's: already reported
+            report.problems.append(str(exc))
+            owner = files.get(exc.file or "")
+            if key is None or key == "inherits" or owner != name or not targets.leave_out(owner, key):
+                # a parent's value (or a rule across values) is shared with every board: leaving
+                # it out would only show the same problem again under another key
+                return None, left_out
+            left_out.add(key)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            if had_schema_problems:
+                return None, left_out  # malformed values the schema problems already name
+            raise
+    return None, left_out
+
+
+def _drop(data: dict[str, Any], dotted: str) -> bool:
+    """Remove a dotted key, and the objects it leaves empty (an empty object would replace
+    the parent's whole object when the chain is merged). False if it is not there."""
+    *parents, last = dotted.split(".")
+    nodes: list[dict[str, Any]] = [data]
+    for part in parents:
+        node = nodes[-1].get(part)
+        if not isinstance(node, dict):
+            return False
+        nodes.append(node)
+    if last not in nodes[-1]:
+        return False
+    del nodes[-1][last]
+    for part, node, parent in zip(reversed(parents), reversed(nodes[1:]), reversed(nodes[:-1])):
+        if node:
+            break
+        del parent[part]
+    return True
 
 
 def describe(report: TargetReport) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import textwrap
@@ -14,7 +15,13 @@ from fwbuild import __version__
 from fwbuild.errors import FwbuildError
 from fwbuild.layout import Layout
 from fwbuild.project import load_project
-from fwbuild.values import hex32
+from fwbuild.values import ValueParseError, hex32, parse_int
+
+U32_MAX = 0xFFFFFFFF
+# A merged .bin holds every byte from its lowest to its highest address: beyond this span
+# the parts are surely in different memories (internal flash and QSPI), and a .hex, which
+# holds only the used ranges, is what the user wants.
+MAX_BIN_SPAN = 256 * 1024 * 1024
 
 
 def _size(n: int) -> str:
@@ -48,61 +55,154 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def cmd_layout(args: argparse.Namespace) -> int:
+    from fwbuild.mbed_header import placement_note
     from fwbuild.resolve import resolve
 
-    layout = resolve(args.project, args.target).layout
+    resolved = resolve(args.project, args.target)
+    layout = resolved.layout
     if args.json:
         sys.stdout.write(layout.to_json())
     else:
         print_layout(layout)
+    note = placement_note(layout, "app_offset" in resolved.target.layout)
+    if note:
+        sys.stdout.flush()
+        print(textwrap.fill("note: " + note, width=100, subsequent_indent="  "), file=sys.stderr)
     return 0
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from fwbuild.fileio import write_atomic
-    from fwbuild.image import hex_chunks, merge, read_parts
+    from fwbuild.image import check_overlaps, hex_chunks, merge, read_parts
 
+    out = _output_path(args.out, "--out")
     parts = []
     for spec in args.parts:
         path, sep, address = spec.rpartition("@")
         if not sep:
             path, address = spec, None
-        if Path(path).suffix.lower() == ".bin" and address is None:
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".bin", ".hex"):
+            raise FwbuildError(f"{spec}: a part is a .bin (with @ADDR) or a .hex file")
+        if suffix == ".bin" and address is None:
             raise FwbuildError(f"{spec}: a .bin part needs its absolute address: {spec}@0x08000000")
-        try:
-            base = int(address, 0) if address is not None else 0
-        except ValueError:
-            raise FwbuildError(f"{spec}: '{address}' is not an address; write e.g. @0x8000") from None
-        if not Path(path).is_file():
-            raise FwbuildError(f"{path}: file not found")
-        parts += read_parts(Path(path), base)
-    if not parts:
-        raise FwbuildError("nothing to merge: give PART@ADDR arguments")
-    out = Path(args.out)
+        if suffix == ".hex" and address is not None:
+            raise FwbuildError(f"{spec}: a .hex part carries its own addresses; drop '@{address}'")
+        base = _address_of(spec, address) if address is not None else 0
+        _check_input(Path(path))
+        read = read_parts(Path(path), base)
+        if not any(part.data for part in read):
+            raise FwbuildError(f"{path}: holds no bytes; give the image to place there")
+        for part in read:
+            if part.end > U32_MAX + 1:
+                raise FwbuildError(
+                    f"{spec}: {len(part.data)} bytes from {hex32(part.start)} run past the 32-bit address "
+                    f"space (last address {hex32(U32_MAX)}); check the address"
+                )
+        parts += [part for part in read if part.data]
+    check_overlaps(parts)
     if out.suffix.lower() == ".hex":
-        from fwbuild.image import check_overlaps
-
-        check_overlaps(parts)
-        write_atomic(out, hex_chunks(parts))
+        _write_outputs([(out, hex_chunks(parts))])
     else:
         start, end = min(p.start for p in parts), max(p.end for p in parts)
-        write_atomic(out, merge(parts, start, end, args.fill))
+        if end - start > MAX_BIN_SPAN:
+            raise FwbuildError(
+                f"{out}: the parts span {hex32(start)}..{hex32(end)}, {end - start} bytes of .bin with the "
+                f"gaps filled; write a .hex (only the used ranges) or merge parts of one memory"
+            )
+        _write_outputs([(out, merge(parts, start, end, args.fill))])
     return 0
+
+
+def _address_of(spec: str, text: str) -> int:
+    try:
+        value = parse_int(text)
+    except ValueParseError:
+        raise FwbuildError(f"{spec}: '{text}' is not an address; write e.g. @0x8000") from None
+    if not 0 <= value <= U32_MAX:
+        raise FwbuildError(f"{spec}: {text} is outside the 32-bit address space 0x0..0xFFFFFFFF")
+    return value
+
+
+def _check_input(path: Path, what: str = "file") -> None:
+    """An input file must exist and be a file: say so naming it (not a traceback)."""
+    if path.is_dir():
+        raise FwbuildError(f"{path}: is a folder; give the {what} itself")
+    if not path.exists():
+        raise FwbuildError(f"{path}: file not found")
+    if not path.is_file():
+        raise FwbuildError(f"{path}: is not a regular file (a device, pipe or socket); give the {what}")
+
+
+def _output_path(text: str | Path, option: str, example: str = "image.bin") -> Path:
+    """The one check of every output path, before any work: not a folder, not a device,
+    and a folder to put it in (an existing one, or one that can be created)."""
+    path = Path(text)
+    if str(text).endswith(("/", os.sep)) or path.is_dir():
+        raise FwbuildError(f"{option} {text}: is a folder; give a file name, e.g. {path / example}")
+    if path.exists() and not path.is_file():
+        raise FwbuildError(f"{option} {text}: exists and is not a regular file; give a file name")
+    ancestor = path.parent
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise FwbuildError(
+            f"{option} {text}: {ancestor} is not a folder, so nothing can be written under it; "
+            "give another path"
+        )
+    return path
+
+
+def _write_outputs(outputs: Sequence[tuple[Path, object]]) -> None:
+    """Write each output atomically (fileio.write_atomic), creating missing folders. If one
+    cannot be written, the others written here and the folders created are removed: no
+    half set of outputs is left behind."""
+    from fwbuild.fileio import remove_quietly, write_atomic
+
+    created: list[Path] = []
+    written: list[Path] = []
+    try:
+        for path, data in outputs:
+            missing = []
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                missing.append(folder)
+                folder = folder.parent
+            folder = path.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            created += reversed(missing)
+            write_atomic(path, data)  # type: ignore[arg-type]
+            written.append(path)
+    except OSError as exc:
+        remove_quietly(*written)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        where = exc.filename or path
+        raise FwbuildError(
+            f"{path}: cannot write it ({exc.strerror or exc}{'' if where == path else f': {where}'}); "
+            "nothing was written"
+        ) from None
 
 
 def _read_image(path: Path) -> tuple[int | None, bytes]:
     """(base address of a .hex, else None; its bytes from the lowest address)."""
-    from fwbuild.image import read_parts
+    from fwbuild.image import merge, read_parts
 
-    if not path.is_file():
-        raise FwbuildError(f"{path}: file not found")
+    _check_input(path, "image")
     if path.suffix.lower() != ".hex":
-        return None, path.read_bytes()
-    from fwbuild.image import merge
-
-    parts = read_parts(path, 0)
+        try:
+            return None, path.read_bytes()
+        except OSError as exc:
+            raise FwbuildError(f"{path}: cannot read it ({exc.strerror})") from None
+    parts = [part for part in read_parts(path, 0) if part.data]
+    if not parts:
+        return None, b""
     start, end = min(p.start for p in parts), max(p.end for p in parts)
-    return start, merge(parts, start, end, 0xFF)
+    if end - start > MAX_BIN_SPAN:
+        raise FwbuildError(
+            f"{path}: its records span {hex32(start)}..{hex32(end)}; an image is one contiguous slot"
+        )
+    return start, bytes(merge(parts, start, end, 0xFF))
 
 
 def _resolved_or_none(args: argparse.Namespace):
@@ -114,20 +214,23 @@ def _resolved_or_none(args: argparse.Namespace):
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from fwbuild.fileio import write_atomic
     from fwbuild.image import Part, hex_chunks
     from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
     from fwbuild.project import SigningConfig
     from fwbuild.signing import choose_signer, detached_signature, image_options
 
+    out = _output_path(args.output, "OUT")
     resolved = _resolved_or_none(args)
     project = resolved.project if resolved else load_project(args.project)
     config = project.signing if resolved else SigningConfig()
     version = project.version if args.version is None else _version(args.version)
     signer = choose_signer(project, "debug", args.key, args.sign_command).signer
     _, payload = _read_image(Path(args.input))
+    if not payload:
+        raise FwbuildError(f"{args.input}: holds no bytes; there is nothing to sign (give the built app.bin)")
     base = None
     signature = None
+    mbed_format = False
     if resolved is not None:
         layout = resolved.layout
         header = layout.region("header")
@@ -140,12 +243,23 @@ def cmd_sign(args: argparse.Namespace) -> int:
             from fwbuild.epoch import build_epoch
             from fwbuild.slot import mbed_slot_image
 
+            mbed_format = True
+            if out.suffix.lower() == ".sig":
+                raise FwbuildError(
+                    f"OUT {out}: an Mbed header image gets its detached signature beside it as "
+                    f"{out.stem}.sig; name the image .bin or .hex"
+                )
             data = mbed_slot_image(layout, payload, build_epoch(project.root, os.environ, "debug").seconds)
             signature = detached_signature(signer, data) if signer else None
     else:
         if args.header_size is None:
             raise FwbuildError("give --target NAME --project DIR, or --header-size N (and --slot-size N)")
-        counter = args.security_counter or "auto"
+        if (args.pad or args.confirm) and args.slot_size and args.slot_size > MAX_BIN_SPAN:
+            raise FwbuildError(
+                f"--slot-size {args.slot_size:#x}: a padded image is written in full, and no slot is "
+                f"larger than {MAX_BIN_SPAN:#x} bytes; give the slot's size (header start to slot end)"
+            )
+        counter = args.security_counter
         options = ImageOptions(
             header_size=args.header_size,
             version=version,
@@ -153,19 +267,22 @@ def cmd_sign(args: argparse.Namespace) -> int:
             if counter == "none"
             else auto_security_counter(version)
             if counter == "auto"
-            else int(counter, 0),
+            else counter,
             align=args.align or 4,
             erased_value=args.erased_value,
             slot_size=args.slot_size,
         )
         data = make_image(payload, _cli_options(options, args), signer)
-    out = Path(args.output)
-    if out.suffix.lower() == ".hex":
-        write_atomic(out, hex_chunks([Part("slot", base or 0, data)]))
-    else:
-        write_atomic(out, data)
+    outputs: list[tuple[Path, object]] = [
+        (out, hex_chunks([Part("slot", base or 0, data)]) if out.suffix.lower() == ".hex" else data)
+    ]
     if signature is not None:
-        write_atomic(out.with_suffix(".sig"), signature)
+        outputs.append((out.with_suffix(".sig"), signature))
+    _write_outputs(outputs)
+    if mbed_format and signature is None:
+        from fwbuild.fileio import remove_quietly
+
+        remove_quietly(out.with_suffix(".sig"))  # an older image's signature would not match this one
     if signer is None:
         print("warning: no key: the image carries a SHA-256 hash only", file=sys.stderr)
     return 0
@@ -176,9 +293,22 @@ def _cli_options(options, args: argparse.Namespace):
 
     changes = {}
     if args.custom_tlv:
-        changes["custom_tlvs"] = options.custom_tlvs + tuple(
-            (int(kind, 0), bytes.fromhex(value.removeprefix("0x"))) for kind, value in args.custom_tlv
-        )
+        tlvs = []
+        for kind, value in args.custom_tlv:
+            try:
+                number = parse_int(kind)
+            except ValueParseError:
+                raise FwbuildError(
+                    f"--custom-tlv {kind} {value}: '{kind}' is not a TLV type; use a number such as 0xa0"
+                ) from None
+            try:
+                data = bytes.fromhex(value.removeprefix("0x"))
+            except ValueError:
+                raise FwbuildError(
+                    f"--custom-tlv {kind} {value}: '{value}' is not hex bytes; write e.g. 01ab or 0x01ab"
+                ) from None
+            tlvs.append((number, data))
+        changes["custom_tlvs"] = options.custom_tlvs + tuple(tlvs)
     if args.pad or args.confirm:
         changes.update(pad=True, confirm=args.confirm or options.confirm)
     if args.align and args.target:
@@ -192,7 +322,7 @@ def _version(text: str):
     try:
         return Version.parse(text)
     except ValueError as exc:
-        raise FwbuildError(f"--version {exc}; use X.Y.Z or X.Y.Z+B") from None
+        raise FwbuildError(f"--version {exc}; write e.g. 1.2.3 or 1.2.3+4") from None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -207,6 +337,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     image_path = Path(args.image)
     _, data = _read_image(image_path)
     try:
+        if not data:
+            raise VerifyError("sizes", "the file holds no bytes")
         if len(data) >= 4 and int.from_bytes(data[:4], "little") == IMAGE_MAGIC:
             image = verify_image(data, key)
             _check_against_layout(image, data, resolved)
@@ -274,11 +406,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     path = Path(args.image)
     _, data = _read_image(path)
+    if not data:
+        raise FwbuildError(f"{path}: holds no bytes; inspect reads an MCUboot image such as app-signed.bin")
     try:
         image = parse_image(data)
     except VerifyError as exc:
-        print(f"invalid: {path}: {exc}")
-        return 1
+        raise FwbuildError(
+            f"{path}: not an MCUboot image ({exc}); inspect reads MCUboot slot images such as "
+            "app-signed.bin, and fwbuild verify says which check an image fails"
+        ) from None
     print(f"{path}: MCUboot image, {len(data)} bytes")
     for line in describe(image):
         print("  " + line)
@@ -286,24 +422,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_build(args: argparse.Namespace) -> int:
-    import json
-
-    from fwbuild.buildinfo import verify_build
+    from fwbuild.buildinfo import load_build_info, verify_build
 
     path = Path(args.info)
-    try:
-        problems = verify_build(path, args.prefix)
-    except OSError as exc:
-        raise FwbuildError(
-            f"{path}: cannot read it ({exc.strerror}); give a build's build-info.json"
-        ) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FwbuildError(f"{path}: not a build-info.json fwbuild wrote ({exc})") from None
+    _check_input(path, "build-info.json")
+    count = len(load_build_info(path)["outputs"])
+    problems = verify_build(path, args.prefix)
     for problem in problems:
         print(f"mismatch: {problem}")
     if problems:
         return 1
-    count = len(json.loads(path.read_text()).get("outputs", {}))
     print(f"ok: {count} outputs and the toolchain match {path}")
     return 0
 
@@ -312,6 +440,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     from fwbuild.memmap import map_sizes, top_contributors
 
     path = Path(args.map)
+    _check_input(path, "linker .map file")
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
@@ -329,20 +458,24 @@ def cmd_size(args: argparse.Namespace) -> int:
 def cmd_import_mbed(args: argparse.Namespace) -> int:
     import json
 
-    from fwbuild.fileio import write_atomic
     from fwbuild.mbedimport import translate
 
     source = Path(args.mbed_app)
-    out = Path(args.out) if args.out else source.parent / "fwbuild.json"
+    _check_input(source, "mbed_app.json")
+    out = _output_path(args.out or source.parent / "fwbuild.json", "--out", "fwbuild.json")
+    if out.exists() and out.resolve() == source.resolve():
+        raise FwbuildError(f"--out {out}: is the mbed_app.json being read; write the new file elsewhere")
     if out.exists() and not args.force:
         raise FwbuildError(f"{out} exists; pass --force to replace it or --out to write elsewhere")
-    result = translate(source, out.parent)
-    write_atomic(out, json.dumps(result.config, indent=2) + "\n")
+    result = translate(source, out)  # checked as the build reads it: raises before anything is written
+    _write_outputs([(out, json.dumps(result.config, indent=2) + "\n")])
     print(f"wrote {out}")
     for line in result.translated:
         print(f"  translated: {line}")
     for line in result.skipped:
         print(f"  not translated: {line}")
+    for line in result.notes:
+        print(f"  note: {line}")
     return 0
 
 
@@ -376,17 +509,18 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 def cmd_getpub(args: argparse.Namespace) -> int:
     from fwbuild.keys import load_public_key, public_key_c
 
-    key = load_public_key(Path(args.key))
+    out = _output_path(args.out, "--out", "public-key.pem") if args.out else None
+    key_file = Path(args.key)
+    _check_input(key_file, "key file")
+    key = load_public_key(key_file)
     if args.format == "pem":
         text = key.pem().encode()
     elif args.format == "c":
         text = public_key_c(key).encode()
     else:
         text = key.der
-    if args.out:
-        from fwbuild.fileio import write_atomic
-
-        write_atomic(args.out, text)
+    if out is not None:
+        _write_outputs([(out, text)])
     else:
         sys.stdout.buffer.write(text)
     return 0
@@ -429,8 +563,58 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with fwbuild's error shape: one ``error:`` paragraph, exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, format_error(f"{self.prog}: {message}; see '{self.prog} --help'") + "\n")
+
+
+def _number(what: str, low: int, high: int):
+    """An argparse ``type=``: a number (hex, decimal, simple arithmetic) in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = parse_int(text)
+        except ValueParseError:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a number; write e.g. 0x8000 or 32768"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not {what} ({low:#x}..{high:#x})")
+        return value
+
+    return parse
+
+
+_address = _number("an address", 0, U32_MAX)
+_byte = _number("a byte", 0, 0xFF)
+_u32 = _number("a 32-bit value", 0, U32_MAX)
+_positive = _number("a positive 32-bit size", 1, U32_MAX)
+_header_size = _number("an MCUboot header size", 32, 0xFFFF)
+
+
+def _security_counter(text: str) -> int | str:
+    if text in ("auto", "none"):
+        return text
+    try:
+        return _u32(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or give auto or none") from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fwbuild", description="Bootloader-ready Cortex-M firmware.")
+    parser = _Parser(prog="fwbuild", description="Bootloader-ready Cortex-M firmware.")
     parser.add_argument("--version", action="version", version=f"fwbuild {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -460,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("merge", help="merge images at absolute addresses into one .bin or .hex")
     p.add_argument("--out", required=True, help="output file (.bin: gaps filled; .hex: used ranges)")
-    p.add_argument("--fill", type=lambda v: int(v, 0), default=0xFF, help="gap value (default 0xFF)")
+    p.add_argument("--fill", type=_byte, default=0xFF, help="gap value (default 0xFF)")
     p.add_argument("parts", nargs="+", metavar="PART@ADDR", help="file.bin@0x8000, or file.hex")
     p.set_defaults(func=cmd_merge)
 
@@ -471,11 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="signing key (default: FWBUILD_SIGNING_KEY, then signing.key)")
     p.add_argument("--sign-command", help="external signer: reads {digest}, writes {signature}")
     p.add_argument("--version", help="X.Y.Z[+B] (default: the project's version)")
-    p.add_argument("--header-size", type=lambda v: int(v, 0), help="without --target: the header size")
-    p.add_argument("--slot-size", type=lambda v: int(v, 0), help="without --target: the slot size")
-    p.add_argument("--align", type=lambda v: int(v, 0), help="flash write size (default: the target's, or 4)")
-    p.add_argument("--erased-value", type=lambda v: int(v, 0), default=0xFF, help="default 0xFF")
-    p.add_argument("--security-counter", help="auto (default), a number, or none")
+    p.add_argument("--header-size", type=_header_size, help="without --target: the header size")
+    p.add_argument("--slot-size", type=_positive, help="without --target: the slot size")
+    p.add_argument("--align", type=_positive, help="flash write size (default: the target's, or 4)")
+    p.add_argument("--erased-value", type=_byte, default=0xFF, help="default 0xFF")
+    p.add_argument(
+        "--security-counter", type=_security_counter, default="auto", help="auto (default), a number, or none"
+    )
     p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
     p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
     p.add_argument("--confirm", action="store_true", help="like --pad, and set image_ok")
@@ -498,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("size", help="the biggest contributors in a linker .map file")
     p.add_argument("map", help="e.g. build/K64F/app.map")
-    p.add_argument("--top", type=int, default=10, help="how many objects (default 10)")
+    p.add_argument("--top", type=_count, default=10, help="how many objects (default 10)")
     p.set_defaults(func=cmd_size)
 
     p = sub.add_parser("import-mbed", help="write a fwbuild.json from an Mbed OS mbed_app.json")
@@ -533,18 +719,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard
+        return status
     except FwbuildError as exc:
         if args.debug:
             traceback.print_exc()
         print(format_error(str(exc)), file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `fwbuild size ... | head -1`: the reader has what it wanted. Exit quietly, as a
+        # program killed by SIGPIPE would (128 + 13), and keep the interpreter's last flush
+        # from complaining about the closed pipe.
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        # An input or output the command did not check for itself: name it, no traceback.
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            format_error(f"{where}{exc.strerror or exc}; check the path and its permissions"), file=sys.stderr
+        )
+        return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (pytest's capture): nothing will flush to a pipe
 
 
 def format_error(message: str, colour: bool | None = None) -> str:
-    """One ``error:`` paragraph; the word in red when stderr is a terminal."""
+    """One ``error:`` paragraph; the word in red when stderr is a terminal. Line breaks and
+    blank lines inside the message (a template engine's, a tool's) become single spaces."""
     text = textwrap.fill(
-        "error: " + message, width=100, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+        "error: " + " ".join(message.split()),
+        width=100,
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
     )
     if colour is None:
         colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")

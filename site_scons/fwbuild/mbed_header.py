@@ -12,9 +12,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fwbuild.values import ValueParseError, parse_int
+from fwbuild.errors import FwbuildError
+from fwbuild.values import ValueParseError, hex32, parse_int
+
+if TYPE_CHECKING:
+    from fwbuild.layout import Layout
 
 _ZERO64 = "0"
 
@@ -48,8 +52,14 @@ _INT_FORMATS = {8: "B", 16: "H", 32: "I", 64: "Q"}
 DIGESTS = {"SHA256": 32, "SHA512": 64, "CRCITT32le": 4, "CRCITT32be": 4}
 
 
-class HeaderFormatError(ValueError):
-    """A header_format entry is wrong; the message names it."""
+# Mbed OS's tools (tools/config/__init__.py) put the application after a header, when
+# app_offset is not given, at header_offset + the header's size rounded up to 128 bytes.
+MBED_APP_ALIGN = 128
+
+
+class HeaderFormatError(FwbuildError, ValueError):
+    """A header_format entry is wrong; the message names it. A user error (no traceback)
+    wherever it escapes to, and a ValueError for the callers that catch those."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +93,11 @@ def fields_of(header_format: Any) -> list[Field]:
                 raise HeaderFormatError(f"{where}: a timestamp needs 32 or 64 bits")
             if kind == "const":
                 try:
-                    parse_int(arg)
+                    value = parse_int(arg)
                 except ValueParseError as exc:
                     raise HeaderFormatError(f"{where}: {exc}") from None
+                if not 0 <= value < 1 << int(bits):
+                    raise HeaderFormatError(f"entry {i}, field '{name}': {value} does not fit {subtype}")
             if kind == "size" and (isinstance(arg, str) or not isinstance(arg, Sequence)):
                 raise HeaderFormatError(f"{where}: the size arg is a list of region names")
             out.append(Field(name, kind, subtype, arg, int(bits) // 8))
@@ -104,6 +116,35 @@ def fields_of(header_format: Any) -> list[Field]:
 
 def header_size(header_format: Any) -> int:
     return sum(f.size for f in fields_of(header_format))
+
+
+def mbed_app_start(header_start: int, header_format: Any) -> int:
+    """Where Mbed OS's tools put the application after a header when app_offset is not
+    given: the header's end rounded up to 128 bytes (fwbuild rounds to the vector table's
+    alignment, which is what VTOR needs)."""
+    end = header_start + header_size(header_format)
+    return (end + MBED_APP_ALIGN - 1) // MBED_APP_ALIGN * MBED_APP_ALIGN
+
+
+def placement_note(layout: Layout, app_offset_given: bool) -> str | None:
+    """A note when a layout with an Mbed header leaves the application start to the
+    computation and Mbed OS would compute another address: a bootloader built from the
+    same Mbed config would look for the application elsewhere."""
+    header = layout.region("header")
+    if header is None or app_offset_given or layout.header_format in (None, "mcuboot"):
+        return None
+    mbed = mbed_app_start(header.start, layout.header_format)
+    ours = layout.application.start
+    if mbed == ours:
+        return None
+    size = header_size(layout.header_format)
+    return (
+        f"{layout.target}: Mbed OS would place the application at {hex32(mbed)} (the header's "
+        f"{size} bytes from {hex32(header.start)}, rounded up to {MBED_APP_ALIGN}); fwbuild places it "
+        f"at {hex32(ours)} (the {layout.vector_size}-byte vector table's alignment, {layout.vector_align} "
+        f'bytes); set app_offset to pin it ("{ours - layout.flash_start:#x}" keeps fwbuild\'s address) '
+        "and build the bootloader with the same value"
+    )
 
 
 def build_header(header_format: Any, images: Mapping[str, bytes], timestamp: int) -> bytes:
