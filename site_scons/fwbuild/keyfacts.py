@@ -8,7 +8,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+PASSWORD_VARIABLE = "FWBUILD_SIGNING_KEY_PASSWORD"
 
 # MCUboot signature TLV per key kind.
 SIGNATURE_TLV = {"ecdsa-p256": 0x22, "ed25519": 0x24, "rsa-2048": 0x20, "rsa-3072": 0x23}
@@ -59,20 +61,37 @@ class Signer(Protocol):
 
 @dataclass(frozen=True)
 class DeferredKey:
-    """A private key known by its facts, loaded only when something is signed."""
+    """A private key known by its facts, loaded only when something is signed.
+
+    An encrypted key is loaded at once all the same: its facts were remembered for its
+    bytes, but whether FWBUILD_SIGNING_KEY_PASSWORD opens it is a fact of this run, and a
+    wrong password must stop every build, not only those that sign something."""
 
     path: Path
     public: KeyFacts
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)
+    _key: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.environ.get(PASSWORD_VARIABLE) is not None:
+            self.load()
 
     @property
     def deterministic(self) -> bool:
         return self.public.signs_deterministically
 
-    def sign_digest(self, digest: bytes) -> bytes:
-        from fwbuild.keys import SigningKeyError, load_private_key
+    def load(self) -> Any:
+        """The key itself (a fwbuild.keys.PrivateKey), loaded once."""
+        if self._key is None:
+            from fwbuild.keys import SigningKeyError, load_private_key
 
-        key = load_private_key(self.path, self.environ)
-        if key.public.key_hash != self.public.key_hash:
-            raise SigningKeyError(f"{self.path}: the key changed while the build ran; run the build again")
-        return key.sign_digest(digest)
+            key = load_private_key(self.path, self.environ)
+            if key.public.key_hash != self.public.key_hash:
+                raise SigningKeyError(
+                    f"{self.path}: the key changed while the build ran; run the build again"
+                )
+            object.__setattr__(self, "_key", key)
+        return self._key
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        return self.load().sign_digest(digest)
