@@ -189,16 +189,25 @@ def _environment() -> dict[str, str]:
 
 
 def lookup(cache_file: Path, project_root: Path | str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The remembered facts if nothing they came from has changed, else None."""
+    """The remembered facts if nothing they came from has changed, else None. An entry that
+    is not exactly as remember() wrote it (a damaged or edited file) is not trusted: its
+    facts carry their digest, and without a match they are computed again."""
     entry = _load(cache_file).get(_key(settings))
     if not isinstance(entry, dict) or not isinstance(entry.get("facts"), dict):
         return None
     facts = entry["facts"]
+    if entry.get("digest") != _facts_digest(facts):
+        return None
     try:
         now = input_record(project_root, settings, facts["targets_dirs"], facts["read"])
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         return None
     return facts if now == entry.get("record") else None
+
+
+def _facts_digest(facts: Any) -> str:
+    text = json.dumps(facts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def remember(
@@ -221,8 +230,11 @@ def remember(
     if future or any(at >= started - FRESH_SECONDS for at in changed.values()):
         return False, future
     entries = _load(cache_file)
-    entries[_key(settings)] = {"record": record, "facts": facts}
-    write_atomic(cache_file, json.dumps(entries, sort_keys=True) + "\n")
+    entries[_key(settings)] = {"record": record, "facts": facts, "digest": _facts_digest(facts)}
+    try:
+        write_atomic(cache_file, json.dumps(entries, sort_keys=True) + "\n")
+    except OSError:
+        return False, []  # a folder or an unwritable file in its place: resolve each time
     return True, []
 
 
@@ -249,7 +261,7 @@ def _key(settings: Mapping[str, Any]) -> str:
 def _load(cache_file: Path) -> dict[str, Any]:
     try:
         entries = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}  # missing or damaged: resolve afresh
     return entries if isinstance(entries, dict) else {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from functools import cache
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from fwbuild import shipped
 from fwbuild.errors import ConfigError
+from fwbuild.paths import not_a_file
+from fwbuild.values import MAX_TEXT
 
 if TYPE_CHECKING:
     from fwbuild.readcache import ReadCache
@@ -18,15 +21,19 @@ SCHEMA_DIR = shipped.TARGETS.expected()
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; a syntax error names the file, line and column."""
+    """Parse a JSON config file. Every way it can be unreadable is a ConfigError naming the
+    file: not a file, not UTF-8 (with the byte offset), invalid JSON (line and column), a
+    key given twice in one object, numbers or nesting beyond what a config holds."""
+    problem = not_a_file(path)
+    if problem:
+        raise ConfigError(path, None, problem, "check the path")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, None, "file not found", "check the path") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read it ({exc.strerror})") from None
+    text = decode_utf8(path, data)
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             path,
@@ -34,6 +41,162 @@ def read_json(path: Path) -> Any:
             f"line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})",
             "fix the syntax (a trailing comma or a missing quote is the usual cause)",
         ) from None
+    except DuplicateKey as exc:
+        raise ConfigError(
+            path,
+            None,
+            f"line {_duplicate_line(text)}: key {json.dumps(exc.key)} appears twice in the same object "
+            "(JSON would silently keep only the last)",
+            "remove or rename one of them",
+        ) from None
+    except _Unreadable as exc:
+        raise ConfigError(path, None, str(exc), exc.fix) from None
+
+
+MAX_NESTING = 32  # objects and lists inside one another; a config needs 6
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class _Unreadable(ValueError):
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.fix = fix
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """The file's text; anything but UTF-8 (without a byte-order mark) is a ConfigError
+    naming the byte offset."""
+    fix = "save it as UTF-8 (without a byte-order mark)"
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            raise ConfigError(
+                path,
+                None,
+                f"starts with a {encoding} byte-order mark ({bom.hex(' ').upper()} at byte 0); "
+                "fwbuild reads config files as UTF-8 only",
+                fix,
+            )
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, column = _line_column(data, nul)
+        raise ConfigError(
+            path,
+            None,
+            f"a NUL byte at offset {nul} (line {line}, column {column}); the file looks like UTF-16",
+            fix,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data, exc.start)
+        raise ConfigError(
+            path,
+            None,
+            f"byte 0x{data[exc.start]:02X} at offset {exc.start} (line {line}, column {column}) is not "
+            "UTF-8; the file looks like Latin-1 or another 8-bit encoding",
+            fix,
+        ) from None
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "UTF-8"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no key twice in an object, no NaN/Infinity, integers of at most
+    MAX_TEXT digits, at most MAX_NESTING levels. Raises json.JSONDecodeError, DuplicateKey
+    or _Unreadable."""
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int, parse_constant=_no_constant
+        )
+    except RecursionError:
+        raise _Unreadable(
+            f"objects and lists nest deeper than {MAX_NESTING} levels", "a config is a few levels deep"
+        ) from None
+    if _nesting(data) > MAX_NESTING:
+        raise _Unreadable(
+            f"objects and lists nest deeper than {MAX_NESTING} levels", "a config is a few levels deep"
+        )
+    return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_TEXT:
+        raise _Unreadable(
+            f"an integer of {len(text.lstrip('-'))} digits ({text[:20]}...); a number has at most {MAX_TEXT}",
+            "give a real address or size",
+        )
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unreadable(f"{name} is not JSON", "write a number or a string")
+
+
+def _nesting(data: Any) -> int:
+    """How deep lists and objects go, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_NESTING:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _duplicate_line(text: str) -> int:
+    """The line of the first key that repeats one before it in its object. Parsed again with
+    the pure-Python scanner, which tells where each object starts; only after an error."""
+    import re
+    from json import decoder, scanner
+
+    found: list[int] = []
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any) -> Any:
+        try:
+            return decoder.JSONObject(s_and_end, *args)
+        except DuplicateKey as exc:
+            if not found:
+                s, start = s_and_end
+                # the second `"key":` after the object's start; nested objects rarely repeat it
+                keys = list(re.finditer(re.escape(json.dumps(exc.key)) + r"\s*:", s[start:]))
+                found.append(start + keys[1].start() if len(keys) > 1 else start)
+            raise
+
+    dec = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+    dec.parse_object = parse_object  # type: ignore[assignment]
+    dec.scan_once = scanner.py_make_scanner(dec)  # type: ignore[attr-defined]
+    with contextlib.suppress(ValueError, RecursionError):
+        dec.decode(text)
+    at = found[0] if found else 0
+    return text.count("\n", 0, at) + 1
 
 
 @cache
@@ -127,10 +290,18 @@ def _describe(err: Any) -> tuple[str, str | None]:
         return f"unknown key '{name}'", fix
     if kind == "enum":
         choices = ", ".join(json.dumps(c) for c in err.validator_value)
-        return f"{json.dumps(err.instance)} is not allowed", f"use one of {choices}"
+        return f"{_show(err.instance)} is not allowed", f"use one of {choices}"
     if kind in ("type", "pattern", "oneOf", "anyOf"):
         want = err.schema.get("description") or f"{kind} {err.validator_value}"
-        return f"{json.dumps(err.instance)} is not valid", f"expected {want[0].lower()}{want[1:]}"
+        return f"{_show(err.instance)} is not valid", f"expected {want[0].lower()}{want[1:]}"
     if kind == "required":
         return err.message, "add it"
+    if len(err.message) > 200:  # jsonschema's own messages quote the whole value
+        return f"{_show(err.instance)} breaks the rule '{kind}: {_show(err.validator_value)}'", None
     return err.message, None
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value as JSON for a message, cut short: a message quotes, it does not reproduce."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

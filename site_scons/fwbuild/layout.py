@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fwbuild.errors import ConfigError, LayoutError
-from fwbuild.paths import real_path
+from fwbuild.paths import not_a_file, real_path
 from fwbuild.sectors import SectorMap
 from fwbuild.targets import RamBank, Region, ReservedBytes, Sourced, Target
-from fwbuild.values import ValueParseError, hex32, parse_int
+from fwbuild.values import ADDRESS_SPACE, ValueParseError, hex32, parse_int
 
 MANAGED_KEYS = (
     "bootloader_img",
@@ -152,6 +152,12 @@ class _LayoutBuilder:
             raise self.error(key, str(exc)) from None
         if value < 0:
             raise self.error(key, f"{raw!r} is negative")
+        if value >= ADDRESS_SPACE:
+            raise self.error(
+                key,
+                f"{value:#x} lies beyond the 32-bit address space of a Cortex-M (0..0xFFFFFFFF)",
+                "offsets and sizes are relative to the flash start; give a value inside flash",
+            )
         return value
 
     def absolute(self, key: str) -> int:
@@ -401,10 +407,13 @@ class _LayoutBuilder:
                 f"'{value}' is neither a .bin nor a .hex file",
                 'give a .bin, a .hex or "@bootloader"',
             )
-        if not path.is_file():
+        problem = not_a_file(path)
+        if problem:
             raise self.error(
                 "bootloader_img",
-                f"file '{value}' not found (looked at {path})",
+                f"file '{value}' not found (looked at {path})"
+                if problem == "file not found"
+                else f"'{value}' {problem} (looked at {path})",
                 "the path is relative to the file that sets it",
             )
         return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
+from fwbuild.paths import not_a_file
 from fwbuild.targets import Sourced, Target, TargetSet
 from fwbuild.values import parse_int
 
@@ -87,11 +89,12 @@ class Project:
 
 def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
     """Read ``fwbuild.json`` under ``root``; a folder without one gets the defaults."""
+    problem = not_a_file(root, "folder")
+    if problem:
+        raise ConfigError(root, None, f"project {problem}", "check --project")
     root = Path(root).resolve()
-    if not root.is_dir():
-        raise ConfigError(root, None, "project folder not found", "check --project")
     path = root / PROJECT_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return Project(root, None, root.name, Version(0, 0, 0), (), None, {})
     data = read_json(path)
     validate(data, "project-schema.json", path, cache)
@@ -102,16 +105,25 @@ def load_project(root: Path | str, cache: ReadCache | None = None) -> Project:
     dirs = []
     for entry in data.get("targets_dirs", []):
         folder = root / entry  # as configured, links unresolved: see fwbuild.paths
-        if not folder.is_dir():
+        problem = not_a_file(folder, "folder")
+        if problem:
             raise ConfigError(
-                path, "targets_dirs", f"folder '{entry}' not found", "create it or remove the entry"
+                path,
+                "targets_dirs",
+                f"folder '{entry}' not found" if problem == "folder not found" else f"'{entry}' {problem}",
+                "create it or remove the entry",
             )
         dirs.append(folder)
     template = data.get("linker_template")
     if template is not None:
         template_path = root / template
-        if not template_path.is_file():
-            raise ConfigError(path, "linker_template", f"file '{template}' not found")
+        problem = not_a_file(template_path)
+        if problem:
+            raise ConfigError(
+                path,
+                "linker_template",
+                f"file '{template}' not found" if problem == "file not found" else f"'{template}' {problem}",
+            )
     overrides = {
         name: {key: Sourced(value, path) for key, value in keys.items()}
         for name, keys in data.get("target_overrides", {}).items()

@@ -5,15 +5,44 @@ costs ~80 ms to import) and a signing key's public facts (cryptography ~20 ms).
 Every entry is keyed by what it was derived from (a content digest, or a file's size and
 modification time), so a changed input simply misses. The file holds no secret: for a
 key, only its kind and public-key hash.
+
+The file is only ever a hint: an entry of any other shape than fwbuild writes (a damaged or
+edited file, one from another version) is dropped when the file is read, and an unreadable
+file counts as empty; the facts are then derived again and the file rewritten.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from fwbuild.fileio import write_atomic
+from fwbuild.keyfacts import SIGNATURE_TLV
+
+_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def well_formed(key: object, value: object) -> bool:
+    """Whether an entry has the shape fwbuild writes: ``valid:<sha256>`` -> true, or
+    ``key:<sha256>`` -> {"kind": a key kind, "key_hash": 64 hex digits}."""
+    if not isinstance(key, str):
+        return False
+    kind, _, digest = key.partition(":")
+    if not _DIGEST.match(digest):
+        return False
+    if kind == "valid":
+        return value is True
+    if kind == "key":
+        return (
+            isinstance(value, dict)
+            and set(value) == {"kind", "key_hash"}
+            and value["kind"] in SIGNATURE_TLV
+            and isinstance(value["key_hash"], str)
+            and bool(_DIGEST.match(value["key_hash"]))
+        )
+    return False
 
 
 class ReadCache:
@@ -24,9 +53,12 @@ class ReadCache:
         if path is not None:
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
-                self.entries = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self.entries = {}  # missing or damaged: start afresh
+            except (OSError, ValueError, RecursionError):
+                loaded = {}  # missing or damaged: start afresh
+            if not isinstance(loaded, dict):
+                loaded = {}
+            self.entries = {k: v for k, v in loaded.items() if well_formed(k, v)}
+            self.changed = len(self.entries) != len(loaded)  # write the damage away
 
     def get(self, key: str) -> Any:
         return self.entries.get(key)
@@ -37,6 +69,11 @@ class ReadCache:
             self.changed = True
 
     def save(self) -> None:
+        """Write the entries if they changed. A cache that cannot be written (a read-only
+        build folder, a folder in its place) is not an error: the next run derives again."""
         if self.path is not None and self.changed:
-            write_atomic(self.path, json.dumps(self.entries, sort_keys=True, indent=0) + "\n")
+            try:
+                write_atomic(self.path, json.dumps(self.entries, sort_keys=True, indent=0) + "\n")
+            except OSError:
+                return
             self.changed = False

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from fwbuild import shipped
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
-from fwbuild.values import ValueParseError, hex32, parse_int
+from fwbuild.paths import not_a_file
+from fwbuild.values import ADDRESS_SPACE, ValueParseError, hex32, parse_int
 
 if TYPE_CHECKING:
     from fwbuild.readcache import ReadCache
@@ -53,6 +54,10 @@ CORE_FLAGS: dict[str, tuple[str, ...]] = {
 }
 
 PROFILES = ("debug", "release")
+
+MAX_INHERITANCE_DEPTH = 64  # levels of inherits from a target to its furthest ancestor
+MAX_VECTORS = 16 + 496  # the architecture's limit (ARMv7-M / ARMv8-M): 16 core entries + 496 IRQs
+MAX_WRITE_SIZE = 4096  # flash.write_size: a power of two up to a large flash page
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,10 @@ class Target:
 
 
 class TargetSet:
-    """The targets visible to a project: its own folders first, then the shipped ones."""
+    """The targets visible to a project: its own folders first, then the shipped ones.
+
+    Files are read when a name needs them: a build reads the files of its target's chain and
+    no other, so a broken file elsewhere in a folder fails only what inherits from it."""
 
     def __init__(self, dirs: list[Path] | tuple[Path, ...] = (), cache: ReadCache | None = None):
         # located now: missing shipped targets mean a broken install, not a wrong targets_dirs
@@ -153,12 +161,15 @@ class TargetSet:
         self.cache = cache
         self._files: dict[str, Path] = {}
         for folder in reversed(self.dirs):  # earlier folders win
-            if not folder.is_dir():
-                raise ConfigError(folder, None, "targets folder not found", "check targets_dirs")
+            problem = not_a_file(folder, "folder")
+            if problem:
+                raise ConfigError(folder, None, f"targets {problem}", "check targets_dirs")
             for path in sorted(folder.glob("*.json")):
                 if path.name not in SCHEMA_FILES:
                     self._files[path.stem] = path
         self._raw: dict[str, dict[str, Any]] = {}
+        self._broken: dict[str, ConfigError] = {}
+        self._chains: dict[str, tuple[str, ...]] = {}
         self._resolved: dict[str, Target] = {}
 
     def file_of(self, name: str) -> Path:
@@ -167,54 +178,113 @@ class TargetSet:
     def all_names(self) -> list[str]:
         return sorted(self._files)
 
-    def public_names(self) -> list[str]:
-        return [n for n in self.all_names() if self.raw(n).get("public", True)]
+    def public_names(self, skip_broken: bool = False) -> list[str]:
+        """Every target that can be built. A file that cannot be read raises its error, or
+        with ``skip_broken`` is left out (``broken()`` lists them)."""
+        names = self.all_names()
+        if skip_broken:
+            names = [n for n in names if self._readable(n)]
+        return [n for n in names if self.raw(n).get("public", True)]
+
+    def broken(self) -> list[ConfigError]:
+        """The first problem of each target file that cannot be read or breaks the schema,
+        in name order."""
+        return [self._broken[n] for n in self.all_names() if not self._readable(n)]
+
+    def _readable(self, name: str) -> bool:
+        try:
+            self.raw(name)
+        except ConfigError:
+            return False
+        return True
 
     def raw(self, name: str) -> dict[str, Any]:
         """The file's own content, schema-checked."""
+        if name in self._broken:
+            raise self._broken[name]
         if name not in self._raw:
             path = self._files[name]
-            data = read_json(path)
-            validate(data, "schema.json", path, self.cache)
+            try:
+                data = read_json(path)
+                validate(data, "schema.json", path, self.cache)
+            except ConfigError as exc:
+                self._broken[name] = exc
+                raise
             self._raw[name] = data
         return self._raw[name]
 
     def unknown_target(self, name: str, context: str | None = None) -> ConfigError:
-        public = self.public_names()
+        public = self.public_names(skip_broken=True)
         import difflib  # only for the message
 
         close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(public)}"
+        broken = self.broken()
+        if broken:
+            files = ", ".join(str(exc.file) for exc in broken[:3]) + (", ..." if len(broken) > 3 else "")
+            hint += f" ({len(broken)} target file(s) cannot be read and are not listed: {files})"
         return ConfigError(None, context, f"unknown target '{name}'", hint)
 
-    def chain(self, name: str) -> list[str]:
-        """Depth-first resolution order, the target itself first."""
-        order: list[str] = []
+    def parents(self, name: str) -> list[str]:
+        parents = self.raw(name).get("inherits", [])
+        return [parents] if isinstance(parents, str) else list(parents)
 
-        def visit(current: str, path: tuple[str, ...]) -> None:
-            if current in path:
-                cycle = " -> ".join(path + (current,))
+    def chain(self, name: str) -> list[str]:
+        """Depth-first resolution order, the target itself first: each file once, where the
+        walk first meets it. Linear in the files and parent links; at most
+        MAX_INHERITANCE_DEPTH levels."""
+        known = self._chains.get(name)
+        if known is not None:
+            return list(known)
+        order: list[str] = []
+        seen: set[str] = set()
+        path: list[str] = []  # from ``name`` to the file being walked
+        on_path: set[str] = set()
+        pending: list[list[str]] = []  # per file on the path: parents still to walk, reversed
+
+        def enter(current: str) -> None:
+            if current in on_path:
                 raise ConfigError(
                     self._files[path[-1]],
                     "inherits",
-                    f"inheritance cycle {cycle}",
+                    f"inheritance cycle {_abbreviate(path + [current])}",
                     "remove one of these parents",
                 )
             if current not in self._files:
-                via = " -> ".join(path + (current,))
                 raise ConfigError(
                     self._files[path[-1]],
                     "inherits",
-                    f"parent '{current}' not found (chain {via})",
+                    f"parent '{current}' not found (chain {_abbreviate(path + [current])})",
                     "add targets/" + current + ".json or fix the name",
                 )
-            if current not in order:
-                order.append(current)
-            parents = self.raw(current).get("inherits", [])
-            for parent in [parents] if isinstance(parents, str) else parents:
-                visit(parent, path + (current,))
+            if len(path) >= MAX_INHERITANCE_DEPTH:
+                raise ConfigError(
+                    self._files[name],
+                    "inherits",
+                    f"the inheritance chain from '{name}' is more than {MAX_INHERITANCE_DEPTH} levels deep "
+                    f"({_abbreviate(path + [current])})",
+                    f"a target may have at most {MAX_INHERITANCE_DEPTH} levels of parents; "
+                    "fold the families into fewer files",
+                )
+            seen.add(current)
+            order.append(current)
+            path.append(current)
+            on_path.add(current)
+            pending.append(list(reversed(self.parents(current))))
 
-        visit(name, ())
+        if name not in self._files:
+            raise self.unknown_target(name)
+        enter(name)
+        while pending:
+            if not pending[-1]:
+                pending.pop()
+                on_path.discard(path.pop())
+                continue
+            parent = pending[-1].pop()
+            if parent in seen and parent not in on_path:
+                continue  # walked already, with all its ancestors
+            enter(parent)
+        self._chains[name] = tuple(order)
         return order
 
     def resolve(self, name: str, overrides: dict[str, Sourced] | None = None) -> Target:
@@ -240,7 +310,22 @@ class TargetSet:
         return target
 
     def _children(self, family: str) -> list[str]:
-        return [n for n in self.public_names() if family in self.chain(n)]
+        children = []
+        for board in self.public_names(skip_broken=True):
+            try:
+                if family in self.chain(board):
+                    children.append(board)
+            except ConfigError:
+                continue  # a board with a broken chain is no suggestion
+        return children
+
+
+def _abbreviate(names: list[str], keep: int = 4) -> str:
+    """``A -> B -> ... -> Y -> Z`` for a long chain: its start and its end."""
+    if len(names) <= 2 * keep + 1:
+        return " -> ".join(names)
+    skipped = f" -> ... ({len(names) - 2 * keep} more) -> "
+    return " -> ".join(names[:keep]) + skipped + " -> ".join(names[-keep:])
 
 
 def _merge_into(merged: dict[str, Sourced], data: dict[str, Any], file: Path, prefix: str) -> None:
@@ -283,15 +368,40 @@ class _Reader:
             )
         return default
 
-    def number(self, key: str, default: Any = ..., value: Any = ...) -> int:
+    def number(self, key: str, default: Any = ..., value: Any = ..., shown: str | None = None) -> int:
+        """The number at ``key`` (or ``value``, found under ``key``), named ``shown`` in
+        messages: a non-negative integer below 2**32."""
         raw = self.raw(key, default) if value is ... else value
+        shown = shown or key
         try:
             number = parse_int(raw)
         except ValueParseError as exc:
-            raise ConfigError(self.origin(key), key, str(exc)) from None
+            raise ConfigError(self.origin(key), shown, str(exc)) from None
         if number < 0:
-            raise ConfigError(self.origin(key), key, f"{raw!r} is negative")
+            raise ConfigError(self.origin(key), shown, f"{raw!r} is negative")
+        if number >= ADDRESS_SPACE:
+            raise ConfigError(
+                self.origin(key),
+                shown,
+                f"{number:#x} lies beyond the 32-bit address space of a Cortex-M (0..0xFFFFFFFF)",
+                "give an address or size below 4 GiB",
+            )
         return number
+
+    def span(self, key: str, name: str, start: int, size: int, start_key: str, size_key: str) -> Region:
+        """A memory range: not empty, and ending inside the 32-bit address space."""
+        if size == 0:
+            raise ConfigError(self.origin(key), size_key, "is 0", f"give the size of {name}")
+        region = Region(name, start, size)
+        if region.end > ADDRESS_SPACE:
+            raise ConfigError(
+                self.origin(key),
+                size_key,
+                f"{name} {hex32(start)} + {size:#x} bytes ends at {region.end:#x}, beyond the 32-bit "
+                "address space of a Cortex-M (its last address is 0xFFFFFFFF)",
+                f"check {start_key} and {size_key}",
+            )
+        return region
 
 
 def _build_target(
@@ -305,15 +415,14 @@ def _build_target(
     core = r.raw("core")
     flash_start = r.number("flash.start")
     flash_size = r.number("flash.size")
-    if flash_size == 0:
-        raise ConfigError(r.origin("flash.size"), "flash.size", "is 0", "give the flash size")
-    sectors = _sectors(r, flash_start, flash_start + flash_size)
+    flash = r.span("flash.size", "flash", flash_start, flash_size, "flash.start", "flash.size")
+    sectors = _sectors(r, flash_start, flash.end)
     ram = []
     for i, bank in enumerate(r.raw("ram")):
         key = f"ram[{i}]"
-        ram.append(
-            RamBank(bank["name"], r.number(key, value=bank["start"]), r.number(key, value=bank["size"]))
-        )
+        start = r.number("ram", value=bank["start"], shown=f"{key}.start")
+        size = r.number("ram", value=bank["size"], shown=f"{key}.size")
+        ram.append(r.span("ram", bank["name"], start, size, f"{key}.start", f"{key}.size"))
     if not ram:
         raise ConfigError(r.origin("ram"), "ram", "no RAM bank", "add one {name, start, size}")
     names = [b.name for b in ram]
@@ -324,14 +433,27 @@ def _build_target(
         raise ConfigError(
             r.origin("main_ram"), "main_ram", f"no RAM bank '{main_ram}'", f"use one of {', '.join(names)}"
         )
-    nvm = _nvm_banks(r, flash_start, flash_start + flash_size)
+    nvm = _nvm_banks(r, flash)
+    _no_overlaps(r, flash, ram, nvm)
+    write_size = r.number("flash.write_size", 4)
+    smallest_sector = min(size for _, size in sectors)
+    if write_size & (write_size - 1) or not 1 <= write_size <= min(MAX_WRITE_SIZE, smallest_sector):
+        raise ConfigError(
+            r.origin("flash.write_size"),
+            "flash.write_size",
+            f"{write_size} is not a write granularity: it must be a power of two from 1 to "
+            f"{min(MAX_WRITE_SIZE, smallest_sector)} (at most {MAX_WRITE_SIZE}, and no larger than the "
+            "smallest sector)",
+            "give the chip's program unit in bytes, e.g. 4, 8, 16 or 256",
+        )
     vector_count = r.number("vector_count")
-    if vector_count < 16:
+    if not 16 <= vector_count <= MAX_VECTORS:
+        problem = "< 16" if vector_count < 16 else f"> {MAX_VECTORS}, the architecture's maximum"
         raise ConfigError(
             r.origin("vector_count"),
             "vector_count",
-            f"{vector_count} < 16",
-            "count the 16 core entries plus the IRQs",
+            f"{vector_count} {problem} (ARMv7-M/ARMv8-M: 16 core entries + at most {MAX_VECTORS - 16} IRQs)",
+            "count the 16 core entries plus the chip's IRQs",
         )
     irq_handlers = _irq_handlers(r, vector_count)
     erased = r.number("flash.erased_value", 0xFF)
@@ -347,18 +469,29 @@ def _build_target(
         key = f"reserved[{i}]"
         res = ReservedBytes(
             item["name"],
-            r.number(key, value=item["offset"]),
+            r.number("reserved", value=item["offset"], shown=f"{key}.offset"),
             bytes.fromhex(item["bytes"]),
             item.get("description", ""),
         )
         if res.offset + len(res.data) > flash_size:
             raise ConfigError(r.origin("reserved"), key, f"{res.name} lies past the end of flash")
         reserved.append(res)
+    stack_size, heap_size = r.number("stack_size", 0x1000), r.number("heap_size", 0)
+    main = next(b for b in ram if b.name == main_ram)
+    if stack_size + heap_size > main.size:
+        key = "heap_size" if r.has("heap_size") and heap_size else "stack_size"
+        raise ConfigError(
+            r.origin(key),
+            key,
+            f"stack_size + heap_size ({stack_size + heap_size} bytes) exceed the main RAM bank "
+            f"{main.describe()} ({main.size} bytes)",
+            "shrink them or pick a larger main_ram",
+        )
     profiles: dict[str, dict[str, tuple[str, ...]]] = {}
     for key, src in merged.items():
-        if key.startswith("profiles."):
-            _, profile, kind = key.split(".")
-            profiles.setdefault(profile, {})[kind] = tuple(src.value)
+        parts = key.split(".")
+        if parts[0] == "profiles" and len(parts) == 3:  # an empty {} profile sets no flags
+            profiles.setdefault(parts[1], {})[parts[2]] = tuple(src.value)
     layout = {k: v for k, v in merged.items() if k in LAYOUT_KEYS}
     layout.update(overrides)
     return Target(
@@ -371,15 +504,15 @@ def _build_target(
         flash_start=flash_start,
         flash_size=flash_size,
         sectors=sectors,
-        write_size=r.number("flash.write_size", 4),
+        write_size=write_size,
         erased_value=erased,
         ram=tuple(sorted(ram, key=lambda b: b.start)),
         main_ram=main_ram,
-        nvm=nvm,
+        nvm=tuple(sorted(nvm, key=lambda b: b.start)),
         vector_count=vector_count,
         irq_handlers=irq_handlers,
-        stack_size=r.number("stack_size", 0x1000),
-        heap_size=r.number("heap_size", 0),
+        stack_size=stack_size,
+        heap_size=heap_size,
         reserved=tuple(reserved),
         macros=tuple(r.raw("macros", [])),
         include_dirs=tuple((r.origin("include_dirs").parent / d) for d in r.raw("include_dirs", [])),
@@ -430,26 +563,58 @@ def _irq_handlers(r: _Reader, vector_count: int) -> tuple[tuple[int, str], ...]:
     return tuple((irq, name) for irq, name in enumerate(names) if name is not None)
 
 
-def _nvm_banks(r: _Reader, flash_start: int, flash_end: int) -> tuple[Region, ...]:
+def _nvm_banks(r: _Reader, flash: Region) -> list[Region]:
     """Non-flash banks an image may carry records for (nRF UICR); never inside flash."""
     banks = []
     for i, bank in enumerate(r.raw("nvm_banks", [])):
         key = f"nvm_banks[{i}]"
-        region = Region(bank["name"], r.number(key, value=bank["start"]), r.number(key, value=bank["size"]))
-        if region.start < flash_end and flash_start < region.end:
+        start = r.number("nvm_banks", value=bank["start"], shown=f"{key}.start")
+        size = r.number("nvm_banks", value=bank["size"], shown=f"{key}.size")
+        region = r.span("nvm_banks", bank["name"], start, size, f"{key}.start", f"{key}.size")
+        if region.start < flash.end and flash.start < region.end:
             raise ConfigError(
                 r.origin("nvm_banks"),
                 key,
-                f"{region.describe()} overlaps the main flash {hex32(flash_start)}..{hex32(flash_end)}",
+                f"{region.describe()} overlaps the main flash {hex32(flash.start)}..{hex32(flash.end)}",
                 "list only memory outside the main flash here",
             )
         banks.append(region)
-    return tuple(sorted(banks, key=lambda b: b.start))
+    return banks
+
+
+def _no_overlaps(r: _Reader, flash: Region, ram: list[Region], nvm: list[Region]) -> None:
+    """The flash, the RAM banks and the non-flash banks each have addresses of their own."""
+    # (the key that set it, the key to name, what it is, the range); banks in file order
+    spans = [("flash.start", "flash.start", "the flash", flash)]
+    spans += [("ram", f"ram[{i}]", "RAM bank", bank) for i, bank in enumerate(ram)]
+    spans += [("nvm_banks", f"nvm_banks[{i}]", "non-flash bank", bank) for i, bank in enumerate(nvm)]
+    spans.sort(key=lambda span: span[3].start)
+    reach = None  # of the spans so far, the one that ends last
+    for span in spans:
+        if reach is not None and span[3].start < reach[3].end:
+            blamed, other = (reach, span) if span[2] == "the flash" else (span, reach)
+            raise ConfigError(
+                r.origin(blamed[0]),
+                blamed[1],
+                f"{blamed[2]} {blamed[3].describe()} overlaps {other[2]} {other[3].describe()}",
+                "give the flash, every RAM bank and every non-flash bank addresses of their own",
+            )
+        if reach is None or span[3].end > reach[3].end:
+            reach = span
 
 
 def _sectors(r: _Reader, flash_start: int, flash_end: int) -> tuple[tuple[int, int], ...]:
+    """The sector map: runs in address order inside flash, each a whole number of sectors,
+    the first at the flash start and the last ending at the flash end."""
     key = "flash.sectors"
-    runs = [(r.number(key, value=s), r.number(key, value=z)) for s, z in r.raw(key)]
+    runs = []
+    for i, (start, size) in enumerate(r.raw(key)):
+        runs.append(
+            (
+                r.number(key, value=start, shown=f"{key}[{i}][0]"),
+                r.number(key, value=size, shown=f"{key}[{i}][1]"),
+            )
+        )
     file = r.origin(key)
     if not runs:
         raise ConfigError(file, key, "is empty", "give at least [[flash start, sector size]]")
@@ -461,21 +626,43 @@ def _sectors(r: _Reader, flash_start: int, flash_end: int) -> tuple[tuple[int, i
             "the first entry must be the flash start",
         )
     for i, (start, size) in enumerate(runs):
-        end = runs[i + 1][0] if i + 1 < len(runs) else flash_end
+        last = i + 1 == len(runs)
+        end = flash_end if last else runs[i + 1][0]
         if size == 0:
-            raise ConfigError(file, f"{key}[{i}]", "sector size 0")
+            raise ConfigError(file, f"{key}[{i}]", "sector size 0", "give the sector size in bytes")
+        if start >= flash_end:
+            raise ConfigError(
+                file,
+                f"{key}[{i}]",
+                f"{hex32(start)} is not below the next entry or the flash end {hex32(flash_end)} "
+                "(flash.start + flash.size)",
+                "list only runs inside flash, or fix flash.size",
+            )
         if end <= start:
             raise ConfigError(
                 file,
                 f"{key}[{i}]",
-                f"{hex32(start)} is not below the next entry or the flash end",
-                "list entries in address order inside flash",
+                f"{hex32(start)} is not below the next entry or the flash end ({hex32(end)})",
+                "list the runs in address order",
             )
-        if (end - start) % size:
+        if (end - start) % size == 0:
+            continue
+        below = start + (end - start) // size * size
+        above = below + size
+        if last:
             raise ConfigError(
                 file,
-                f"{key}[{i}]",
-                f"{hex32(start)}..{hex32(end)} is not a whole number of {size:#x}-byte sectors",
-                "fix the start of the next run",
+                key,
+                f"the sector map does not add up to flash.size: its last run ({size:#x}-byte sectors from "
+                f"{hex32(start)}) covers {below - flash_start:#x} or {above - flash_start:#x} bytes of flash "
+                f"in whole sectors, but flash.size is {flash_end - flash_start:#x}",
+                f"fix flash.size (set in {r.origin('flash.size')}) or the sector sizes",
             )
+        raise ConfigError(
+            file,
+            f"{key}[{i}]",
+            f"{hex32(start)}..{hex32(end)} is not a whole number of {size:#x}-byte sectors: the next run "
+            f"starts inside a sector",
+            f"start the next run at {hex32(below)} or {hex32(above)}, or fix this run's sector size",
+        )
     return tuple(runs)
