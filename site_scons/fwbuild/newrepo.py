@@ -31,8 +31,9 @@ KEY_FILE = "keys/dev-signing-key.pem"
 
 SCONSTRUCT = """\
 import fwbuild
-env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()], CPPPATH=["#common"])
-Default(env.Firmware({sources}))
+
+env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()], CPPPATH=[Dir("common")])
+env.Firmware({sources})
 """
 
 GITIGNORE = """\
