@@ -14,10 +14,8 @@ from fwbuild.errors import ConfigError, FwbuildError
 from fwbuild.jsonfile import read_json, schema_problems
 from fwbuild.layout import Layout, compute_layout
 from fwbuild.project import Project
-from fwbuild.targets import LAYOUT_KEYS, Target, TargetSet
+from fwbuild.targets import LAYOUT_KEYS, MAX_VECTORS, Target, TargetSet
 from fwbuild.values import hex32
-
-MAX_VECTORS = 16 + 496  # the architecture's limit (ARMv7-M / ARMv8-M)
 
 
 @dataclass

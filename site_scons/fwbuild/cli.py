@@ -36,9 +36,15 @@ def cmd_targets(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     targets = project.target_set()
     rows = [("TARGET", "CORE", "FLASH", "SECTORS", "BOOTLOADER")]
-    for name in targets.public_names():
-        t = targets.resolve(name)
-        t = targets.resolve(name, project.overrides_for(t, targets))  # the mode this project builds
+    # A broken target file is reported, and the good targets are still listed.
+    problems = [str(exc) for exc in targets.broken()]
+    for name in targets.public_names(skip_broken=True):
+        try:
+            t = targets.resolve(name)
+            t = targets.resolve(name, project.overrides_for(t, targets))  # the mode this project builds
+        except FwbuildError as exc:
+            problems.append(str(exc))
+            continue
         sizes = dict.fromkeys(_size(size) for _, size in t.sectors)
         sectors = " / ".join(sizes)
         keys = set(t.layout)
@@ -51,7 +57,9 @@ def cmd_targets(args: argparse.Namespace) -> int:
         )
         rows.append((name, t.core, f"{_size(t.flash_size)}@{hex32(t.flash_start)}", sectors, mode))
     _print_table(rows)
-    return 0
+    for problem in dict.fromkeys(problems):
+        print(format_error(problem), file=sys.stderr)
+    return 2 if problems else 0
 
 
 def cmd_layout(args: argparse.Namespace) -> int:

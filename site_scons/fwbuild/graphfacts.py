@@ -192,6 +192,8 @@ def lookup(cache_file: Path, project_root: Path | str, settings: Mapping[str, An
     """The remembered facts if nothing they came from has changed, else None. An entry that
     is not exactly as remember() wrote it (a damaged or edited file) is not trusted: its
     facts carry their digest, and without a match they are computed again."""
+    if settings.get("signs") and os.environ.get("FWBUILD_SIGNING_KEY_PASSWORD") is not None:
+        return None  # whether the password opens the key is known only by opening it
     entry = _load(cache_file).get(_key(settings))
     if not isinstance(entry, dict) or not isinstance(entry.get("facts"), dict):
         return None

@@ -69,9 +69,11 @@ class _Unreadable(ValueError):
 
 
 def decode_utf8(path: Path, data: bytes) -> str:
-    """The file's text; anything but UTF-8 (without a byte-order mark) is a ConfigError
-    naming the byte offset."""
-    fix = "save it as UTF-8 (without a byte-order mark)"
+    """The file's text; anything but UTF-8 is a ConfigError naming the byte offset. A UTF-8
+    byte-order mark, which some Windows editors write, is UTF-8 and is skipped."""
+    fix = "save it as UTF-8"
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             raise ConfigError(
@@ -108,8 +110,8 @@ def _line_column(data: bytes, offset: int) -> tuple[int, int]:
     return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
 _BOMS = (
-    (b"\xef\xbb\xbf", "UTF-8"),
     (b"\xff\xfe\x00\x00", "UTF-32"),
     (b"\x00\x00\xfe\xff", "UTF-32"),
     (b"\xff\xfe", "UTF-16"),

@@ -64,3 +64,16 @@ def test_the_listing_keeps_the_good_targets_and_names_each_broken_file(folder):
     assert "save it as UTF-8" in str(broken[1])
     with pytest.raises(ConfigError, match=r"BAD\.json"):
         targets.public_names()  # without skip_broken: the first broken file is the error
+
+
+def test_fwbuild_targets_lists_the_good_and_reports_the_broken(ws, capsys):
+    from fwbuild.cli import main
+
+    ws.target("GOOD_BOARD", {"inherits": "K64F", "description": "fine"})
+    ws.target("BROKEN_BOARD", "{not json")
+    ws.project(name="p")
+    status = main(["targets", "--project", str(ws.root)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "GOOD_BOARD" in out and "K64F" in out
+    assert err.startswith("error: ") and "BROKEN_BOARD.json" in err and "Traceback" not in err

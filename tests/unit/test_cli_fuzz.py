@@ -122,7 +122,6 @@ class World:
                     "K64F": {"target.bootloader_img": boot.name, "target.header_format": "nope"}
                 }
             },
-            "wildcard": {"target_overrides": {"*": {"target.restrict_size": "0x8000"}}},
             "mixed": {
                 "target_overrides": {
                     "K64F": {"target.mbed_app_start": "0x8000", "target.app_offset": "0x8000"}
