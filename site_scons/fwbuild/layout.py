@@ -248,6 +248,7 @@ class _LayoutBuilder:
             start = self.offset("mbed_app_start")  # absolute, as in Mbed
         self.check_in_flash("mbed_app_start", start)
         self.check_sector_aligned("mbed_app_start", start, "the application")
+        self.check_vector_aligned("mbed_app_start", start)
         if self.has("mbed_app_size"):
             end = start + self.offset("mbed_app_size")
             if end > self.t.flash_end:
@@ -499,8 +500,11 @@ class _LayoutBuilder:
         app = next(r for r in regions if r.name == "application")
         later = [r.start for r in regions if r.start >= app.end]
         end = min(later, default=self.t.flash_end)
-        if end > app.end:
-            regions = regions + [Region("post_application", app.end, end - app.end)]
+        # Slot-like: it starts on a sector boundary (an application ending inside a sector,
+        # as an unmanaged mbed_app_size may, owns the rest of that sector).
+        start = self.map.ceil(app.end)
+        if end > start:
+            regions = regions + [Region("post_application", start, end - start)]
         return sorted(regions, key=lambda r: (r.start, r.name))
 
     # -- checks -------------------------------------------------------------------
@@ -530,7 +534,7 @@ class _LayoutBuilder:
             return
         below = address - address % self.vector_align
         above = below + self.vector_align
-        rel = self.t.flash_start
+        rel = 0 if key.startswith("mbed_") else self.t.flash_start
         raise self.error(
             key,
             f"the application start {hex32(address)} is not aligned to "

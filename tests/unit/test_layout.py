@@ -147,9 +147,11 @@ def test_candidate_region():
 def test_unmanaged_layout():
     layout = layout_of("NUCLEO_F429ZI", mbed_app_start="0x08010000", mbed_app_size="0x20000")
     assert layout.mode == "unmanaged"
+    # the application ends inside the 128 KiB sector at 0x08020000: post_application, a
+    # slot-like region, starts at the next boundary
     assert regions(layout) == [
         ("application", 0x08010000, 0x08030000),
-        ("post_application", 0x08030000, 0x08200000),
+        ("post_application", 0x08040000, 0x08200000),
     ]
 
 
@@ -439,3 +441,19 @@ def test_bootloader_named_by_a_link_is_what_the_link_points_to(tmp_path):
     layout = layout_of("MPS2_AN385", bootloader_img=str(tmp_path / "current"))
     assert regions(layout)[0] == ("bootloader", 0, 0x2000)
     assert '"bootloader_img": "boot-v2.hex"' in layout.signature()
+
+
+def test_unmanaged_post_application_starts_on_a_sector(ws):
+    """An mbed_app_size that ends inside a sector: the application owns the rest of that
+    sector and post_application starts at the next boundary."""
+    from fwbuild.project import load_project
+    from fwbuild.resolve import resolve
+
+    ws.project(
+        name="p",
+        target_overrides={"NUCLEO_F429ZI": {"mbed_app_start": "0x08020000", "mbed_app_size": "0x1234"}},
+    )
+    layout = resolve(ws.root, "NUCLEO_F429ZI").layout
+    assert load_project(ws.root).name == "p"
+    post = layout.region("post_application")
+    assert post.start == 0x08040000 and post.end == 0x08200000
