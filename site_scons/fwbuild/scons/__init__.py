@@ -7,7 +7,8 @@ SCons loads the tool from ``site_tools/fwbuild.py``, a shim that hands over to
 ``generate``/``exists`` here. One module per concern: ``variables`` (command line, help),
 ``toolchain`` (the cross compiler and reproducible flags), ``progress`` (the log),
 ``builders``/``actions`` (the steps), ``pipeline`` (the environment methods), ``aliases``
-(run, flash, debug), ``memo`` (values computed once per environment).
+(run, flash, debug), ``memo`` (values computed once per environment), ``folders`` (one
+build at a time per build folder, which keeps only what the configuration produces).
 """
 
 from __future__ import annotations

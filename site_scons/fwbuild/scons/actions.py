@@ -265,7 +265,8 @@ def slot_action(target, source, env):
     signer = memo.signer(env).signer
     app = Path(source[0].abspath).read_bytes()
     outputs = [t.abspath for t in target]
-    remove_quietly(*outputs)  # a failed signing must not leave the previous image behind
+    # SCons removes the outputs before the step, and fwbuild.scons.folders everything
+    # downstream of it when it fails: no earlier image survives a failed signing.
     try:
         if layout.header_format == "mcuboot":
             data = mcuboot_slot_image(layout, project.signing, project.version, app, signer)

@@ -68,7 +68,12 @@ def layout(env):
 def facts(env):
     """What the graph needs from the resolved project (fwbuild.graphfacts), remembered in
     build/ and computed again, by resolving, only when something it came from has
-    changed: a null build then skips importing the core. Steps that build resolve afresh."""
+    changed: a null build then skips importing the core. Steps that build resolve afresh.
+
+    The first call for a build folder locks it (fwbuild.scons.folders): nothing of the
+    folder is read before."""
+    folder = (env["FW_BUILD_DIR"], env["FW_TARGET"], env["FW_PROFILE"])
+    once(env, "FW_FOLDER_CLAIMED", lambda: _claim(env), *folder)
     sign_key = env.get("FW_SIGN_KEY") or None
     settings = {
         "target": env["FW_TARGET"],
@@ -80,6 +85,13 @@ def facts(env):
         "launch_dir": SCons.Script.GetLaunchDir() if sign_key and not os.path.isabs(sign_key) else None,
     }
     return once(env, "FW_FACTS", lambda: _remembered_facts(env, settings), *settings.values())
+
+
+def _claim(env):
+    from fwbuild.scons import folders
+
+    folders.claim(env)
+    return True
 
 
 def _remembered_facts(env, settings):

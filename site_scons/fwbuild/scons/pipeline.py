@@ -16,7 +16,7 @@ import SCons.Action
 import SCons.Node.Python
 
 from fwbuild.errors import FwbuildError
-from fwbuild.scons import aliases, memo, progress
+from fwbuild.scons import aliases, folders, memo, progress
 
 
 class Program(NamedTuple):
@@ -133,8 +133,10 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
     elf, link_map = prog.FwLink(out.File(f"{name}.elf"), objects + startup, FW_LDSCRIPT=script[0])
     prog.Depends(elf, script)
     rom_start = program["rom_start"]
-    link_hooks = facts["hooks"]["link"] if rom_start == facts["flash_start"] else []
-    # Repo link hooks patch the application only; named ones the program at the flash start.
+    # Named link hooks patch every program linked here, wherever it starts, as Mbed OS applies
+    # its post-binary hook to every binary it builds for the target; repo link hooks patch
+    # the application only.
+    link_hooks = facts["hooks"]["link"]
     repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region == "application"]
     (binary,) = prog.FwObjcopy(
         out.File(f"{name}.bin"),
@@ -173,9 +175,10 @@ def Firmware(env, app, bootloader=None):
     header, and the combined image. Returns every output node."""
     targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
     if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
+        each = [env.Clone(FW_TARGET=name, FW_TARGETS=[name]) for name in targets]  # see memo.once
+        folders.claim(*each)  # every build folder's lock at once, in sorted order
         nodes = []
-        for name in targets:
-            one = env.Clone(FW_TARGET=name, FW_TARGETS=[name])  # per-target values: see memo.once
+        for one in each:
             nodes += one.Firmware(app, bootloader)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
