@@ -177,7 +177,8 @@ class CommandSigner:
                 f"{DEFAULT_SIGN_TIMEOUT}). The command was: {line}" + (f"; it said: {said}" if said else "")
             )
         if status:
-            raise SignatureError(f"sign_command exited with status {status}: {said}; the command was: {line}")
+            told = f": {said}" if said else " and printed nothing"
+            raise SignatureError(f"sign_command exited with status {status}{told}; the command was: {line}")
         if not signature_file.is_file():
             raise SignatureError(f"sign_command wrote no signature to {{signature}}; the command was: {line}")
         signature = signature_file.read_bytes()

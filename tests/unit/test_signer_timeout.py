@@ -126,7 +126,9 @@ def test_ctrl_c_stops_the_signer_and_raises_keyboard_interrupt(tmp_path, public,
 
 def test_the_signal_handlers_are_put_back(tmp_path, public):
     before = {kind: signal.getsignal(kind) for kind in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    with pytest.raises(SignatureError, match="exited with status 3"):
+    with pytest.raises(
+        SignatureError, match="exited with status 3 and printed nothing; the command was: exit 3"
+    ):
         CommandSigner(public, "exit 3").sign_digest(DIGEST)
     assert {kind: signal.getsignal(kind) for kind in before} == before
 
