@@ -16,7 +16,11 @@ def layout_header(layout: Layout) -> str:
         f"#define FWBUILD_MODE_{layout.mode.upper()} 1",
         "",
     ]
+    if layout.mode == "chain":
+        lines += _stage_defines(layout)
     for region in layout.regions:
+        if layout.mode == "chain" and layout.slot(region.name) is not None:
+            continue  # slots are named by their stage's defines
         name = region.name.upper()
         lines.append(f"#define {name}_ADDR 0x{region.start:08X}u")
         lines.append(f"#define {name}_SIZE 0x{region.size:08X}u")
@@ -32,3 +36,18 @@ def layout_header(layout: Layout) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _stage_defines(layout: Layout) -> list[str]:
+    """Per stage: <STAGE>_SLOTS, _SLOT_SIZE, _HEADER_SIZE (0: none), _SLOT<N>_ADDR."""
+    lines = []
+    for stage in layout.stages:
+        name = stage.name.upper()
+        lines += [
+            f"#define {name}_SLOTS {len(stage.slots)}u",
+            f"#define {name}_SLOT_SIZE 0x{stage.slots[0].size:08X}u",
+            f"#define {name}_HEADER_SIZE 0x{stage.header_size:08X}u",
+        ]
+        lines += [f"#define {name}_SLOT{s.index}_ADDR 0x{s.start:08X}u" for s in stage.slots]
+        lines.append("")
+    return lines

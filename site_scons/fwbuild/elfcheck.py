@@ -19,8 +19,7 @@ def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "ap
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
-    rom = layout.application if program == "application" else layout.region(program)
-    assert rom is not None
+    rom = layout.program_region(program)
     elf_path = Path(elf_path)
     try:
         with elf_path.open("rb") as stream:

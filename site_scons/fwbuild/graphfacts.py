@@ -26,10 +26,11 @@ from fwbuild import shipped
 from fwbuild.fileio import write_atomic
 
 if TYPE_CHECKING:
+    from fwbuild.chain import Slot, Stage
     from fwbuild.resolve import Resolved
     from fwbuild.signing import SignerChoice
 
-FORMAT = 2  # raise when the facts' shape changes
+FORMAT = 3  # raise when the facts' shape changes
 FRESH_SECONDS = 2.0  # an input changed this close to a build is not trusted by its record
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_TARGETS_DIR = shipped.TARGETS.expected()
@@ -42,7 +43,6 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
     from fwbuild.buildinfo import config_digest
     from fwbuild.cheader import layout_header
     from fwbuild.hooks import hooks_named
-    from fwbuild.layout import BUILT_BOOTLOADER
     from fwbuild.linker import DEFAULT_TEMPLATE, context_signature, linker_context
     from fwbuild.signing import signature_kind
     from fwbuild.startup import STARTUP_TEMPLATE, startup_context, startup_signature
@@ -52,12 +52,12 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
     declared = target.layout.get("post_build_hooks")  # names the file that set them
     hooks = hooks_named(layout.post_build_hooks, declared.file if declared else None)
     programs = {}
-    for region in ("application", *(r.name for r in layout.regions if r.name != "application")):
+    slots = [s.region for stage in layout.stages for s in stage.slots]
+    for region in (*slots, *(r.name for r in layout.regions if r.name not in slots)):
         context = linker_context(layout, region)
         programs[region] = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
     signer = choice.signer if choice else None
-    header = layout.region("header")
-    prebuilt = layout.bootloader_img if layout.bootloader_img != BUILT_BOOTLOADER else None
+    header = layout.has_headers or None
     signing = project.signing
     warnings = []
     if choice is not None and signer is None:
@@ -87,8 +87,6 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
         "layout_json": layout.to_json(),
         "layout_header": layout_header(layout),
         "flash_start": layout.flash_start,
-        "built_bootloader": layout.bootloader_img == BUILT_BOOTLOADER,
-        "bootloader_img": prebuilt,
         "header": header is not None,
         "mcuboot_header": layout.header_format == "mcuboot",
         "application_start": layout.application.start,
@@ -115,40 +113,70 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
             "signing_key_sha256": signer.public.key_hash.hex() if signer else None,
         },
     }
-    if header is not None:
-        facts["slot"] = _slot_facts(resolved, signer)
+    facts["stages"] = [_stage_facts(resolved, stage, signer) for stage in layout.stages]
     # What the build read besides the config files (their paths were chosen by the config).
-    read = (choice.key_path if choice else None, prebuilt, project.linker_template)
+    prebuilt = [stage.image for stage in layout.stages if not stage.built]
+    read = (choice.key_path if choice else None, *prebuilt, project.linker_template)
     facts["read"] = [str(p) for p in read if p is not None]
     facts["targets_dirs"] = [str(d) for d in project.targets_dirs]
     return json.loads(json.dumps(facts))  # the same types whether computed or read back
 
 
-def _slot_facts(resolved: Resolved, signer: Any) -> dict[str, Any]:
-    """What decides the slot image's bytes, without the image code, plus how to cache it."""
-    from fwbuild.signing import signature_kind
+def _stage_facts(resolved: Resolved, stage: Stage, signer: Any) -> dict[str, Any]:
+    """One program of the layout in boot order: what it is built from, where each of its
+    slots' outputs go, and what decides each slot image's bytes."""
+    layout = resolved.layout
+    chain = layout.mode == "chain"
+    last = stage is layout.stages[-1]
+    folder = stage.name if chain else ("" if last else stage.name)  # Mbed: app at the top
+    prebuilt = None if stage.built else stage.image
+    return {
+        "name": stage.name,
+        "program": stage.program,
+        "built": stage.built,
+        "image": prebuilt,
+        "folder": folder,
+        "header": stage.header_size > 0,
+        "slots": [
+            {
+                "region": slot.region,
+                "index": slot.index,
+                "folder": f"{stage.name}/slot{slot.index}" if chain else folder,
+                "start": slot.start,
+                "program_start": slot.program_start,
+                "signing": _slot_facts(resolved, stage, slot, signer) if stage.header_size else None,
+            }
+            for slot in stage.slots
+        ],
+    }
+
+
+def _slot_facts(resolved: Resolved, stage: Stage, slot: Slot, signer: Any) -> dict[str, Any]:
+    """What decides a slot image's bytes, without the image code, plus how to cache it."""
+    from fwbuild.signing import signature_kind, stage_version
 
     layout, project = resolved.layout, resolved.project
+    version = stage_version(stage, project.version)
     described: dict[str, Any] = {
         "signature": signature_kind(signer),
         "key_hash": signer.public.key_hash.hex() if signer else None,
         "command": getattr(signer, "command", None),
     }
     if layout.header_format == "mcuboot":
-        header, app, config = layout.region("header"), layout.application, project.signing
+        config = project.signing
         described["options"] = [
-            app.start - header.start,
-            app.end - header.start,
+            slot.header_size,
+            slot.size,
             layout.write_size,
             layout.erased_value,
-            str(project.version),
+            str(version),
             config.security_counter,
             [[kind, value.hex()] for kind, value in config.custom_tlvs],
             config.pad,
             config.confirm,
         ]
     else:
-        described["version"] = str(project.version)  # the epoch joins it at read time
+        described["version"] = str(version)  # the epoch joins it at read time
     return {
         "described": described,
         "signed": signer is not None,

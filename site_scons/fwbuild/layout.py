@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from fwbuild.chain import Slot, Stage, plan_chain
 from fwbuild.errors import ConfigError, LayoutError
 from fwbuild.paths import not_a_file, real_path
 from fwbuild.sectors import SectorMap
@@ -31,6 +32,7 @@ MANAGED_KEYS = (
     "candidate_size",
 )
 UNMANAGED_KEYS = ("mbed_app_start", "mbed_app_size")
+CHAIN_KEY = "boot_chain"
 BUILT_BOOTLOADER = "@bootloader"
 
 MCUBOOT_HEADER_MIN, MCUBOOT_HEADER_MAX = 32, 0xFFFF
@@ -58,6 +60,9 @@ class Layout:
     bootloader_img: str | None  # "@bootloader", an absolute path, or None
     pad_to_region_end: bool
     post_build_hooks: tuple[str, ...]
+    # The programs in boot order, each in its slots: in a boot chain every stage; in the Mbed
+    # layouts the chain they amount to (bootloader -> application, or the application alone).
+    stages: tuple[Stage, ...] = ()
 
     @property
     def flash_end(self) -> int:
@@ -68,13 +73,47 @@ class Layout:
 
     @property
     def application(self) -> Region:
-        app = self.region("application")
-        assert app is not None
-        return app
+        """Where the application is linked (in a boot chain: its first slot, after the header)."""
+        return self.program_region(self.stages[-1].slots[0].region)
+
+    @property
+    def has_headers(self) -> bool:
+        """Whether any program of the layout is signed into a slot image."""
+        return any(stage.header_size for stage in self.stages)
+
+    def slot(self, region: str) -> Slot | None:
+        """The slot a program linked into ``region`` runs from ("application", "bootloader",
+        "bootloader.1", ...)."""
+        return next((s for stage in self.stages for s in stage.slots if s.region == region), None)
+
+    def stage_of(self, region: str) -> Stage | None:
+        return next((st for st in self.stages if any(s.region == region for s in st.slots)), None)
+
+    def program_region(self, name: str) -> Region:
+        """The flash a program is linked into: a slot after its header, or a region by name."""
+        slot = self.slot(name)
+        if slot is not None:
+            return Region(name, slot.program_start, slot.program_size)
+        region = self.region(name)
+        if region is None:
+            raise ConfigError(None, name, f"the {self.target} layout has no '{name}' region")
+        return region
 
     @property
     def bootloaders(self) -> tuple[Region, ...]:
+        """A managed layout's bootloader segments: bootloader, bootloader_2, ..."""
+        if self.mode != "managed":
+            return ()
         return tuple(r for r in self.regions if r.name.startswith("bootloader"))
+
+    @property
+    def first_stage_regions(self) -> tuple[Region, ...]:
+        """Where the first program of the layout may put bytes: a managed layout's
+        bootloader segments, a chain's first slot, or the application."""
+        if self.mode == "managed":
+            return self.bootloaders
+        first = self.region(self.stages[0].slots[0].region)
+        return (first,) if first is not None else (self.application,)
 
     @property
     def main_ram_bank(self) -> RamBank:
@@ -86,9 +125,16 @@ class Layout:
             "target": self.target,
             "mode": self.mode,
             "flash": {"start": self.flash_start, "size": self.flash_size, "erased_value": self.erased_value},
-            "regions": [{"name": r.name, "start": r.start, "size": r.size} for r in self.regions],
+            "regions": [self._region_dict(r) for r in self.regions],
             "ram": [{"name": b.name, "start": b.start, "size": b.size} for b in self.ram],
         }
+
+    def _region_dict(self, region: Region) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": region.name, "start": region.start, "size": region.size}
+        slot = self.slot(region.name) if self.mode == "chain" else None
+        if slot is not None:
+            entry.update(stage=slot.stage, slot=slot.index, header_size=slot.header_size)
+        return entry
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -103,6 +149,11 @@ class Layout:
         data["reserved"] = [dict(r, data=r["data"].hex()) for r in data["reserved"]]
         if self.bootloader_img not in (None, BUILT_BOOTLOADER):
             data["bootloader_img"] = real_path(self.bootloader_img).name
+        if self.mode != "chain":
+            del data["stages"]  # derived from the regions and bootloader_img above
+        for stage in data.get("stages", ()):  # a prebuilt image by its name: the text is path-free
+            if stage["image"] is not None and not stage["image"].startswith("@"):
+                stage["image"] = real_path(stage["image"]).name
         return json.dumps(data, sort_keys=True, default=list)
 
 
@@ -165,6 +216,8 @@ class _LayoutBuilder:
 
     # -- the rules ----------------------------------------------------------------
     def build(self) -> Layout:
+        if self.has(CHAIN_KEY):
+            return self.chain_layout()
         managed = [k for k in MANAGED_KEYS if self.has(k)]
         unmanaged = [k for k in UNMANAGED_KEYS if self.has(k)]
         if unmanaged and (managed or self.has("app_offset") or self.has("restrict_size")):
@@ -211,6 +264,63 @@ class _LayoutBuilder:
         if self.has("bootloader_img"):
             bootloader_img = self.bootloader_img()
             bootloader_img = str(bootloader_img) if isinstance(bootloader_img, Path) else bootloader_img
+        return self.layout(
+            mode, regions, _freeze(fmt), bootloader_img, self.mbed_stages(regions, bootloader_img)
+        )
+
+    def mbed_stages(self, regions: list[Region], bootloader_img: str | None) -> tuple[Stage, ...]:
+        """The chain an Mbed layout amounts to: [bootloader ->] application, one slot each."""
+        named = {r.name: r for r in regions}
+        app, header = named["application"], named.get("header")
+        start = header.start if header else app.start
+        app_slot = Slot("application", 0, start, app.end - start, app.start - start, "application")
+        stages = [Stage("application", "app", None, (app_slot,), app_slot.header_size, None)]
+        if "bootloader" in named:
+            boot = named["bootloader"]
+            slot = Slot("bootloader", 0, boot.start, boot.size, 0, "bootloader")
+            stages.insert(0, Stage("bootloader", "bootloader", bootloader_img, (slot,), 0, None))
+        return tuple(stages)
+
+    def chain_layout(self) -> Layout:
+        mbed = [k for k in (*MANAGED_KEYS, *UNMANAGED_KEYS, "app_offset", "restrict_size") if self.has(k)]
+        if mbed:
+            raise self.error(
+                CHAIN_KEY,
+                f"boot_chain mixed with the Mbed layout key '{mbed[0]}' (set in {self.file(mbed[0])})",
+                "describe the layout with boot_chain alone, or with the Mbed keys alone",
+            )
+        stages, state = plan_chain(self.t, self.keys[CHAIN_KEY], self.vector_align, self.segments)
+        later = [s for stage in stages[1:] for s in stage.slots]
+        if later and not self.t.vtor:
+            raise ConfigError(
+                self.t.file,
+                "core",
+                f"{self.t.core} has no vector-table offset register (VTOR), so {later[0].region} cannot "
+                f"run at {hex32(later[0].program_start)}: a boot chain is impossible",
+                'remove boot_chain for this target, or set "vtor": true if this core has one',
+            )
+        for stage in stages:
+            for slot in stage.slots:
+                if slot.program_size < self.vector_size:
+                    raise self.error(
+                        CHAIN_KEY,
+                        f"{slot.region} holds {slot.program_size} bytes after its header, less than the "
+                        f"{self.vector_size}-byte vector table",
+                        f"give stage {stage.name} a larger size",
+                    )
+        regions = [Region(s.region, s.start, s.size) for stage in stages for s in stage.slots]
+        if state is not None:
+            regions.append(state)
+        return self.layout("chain", regions, "mcuboot", None, stages)
+
+    def layout(
+        self,
+        mode: str,
+        regions: list[Region],
+        header_format: Any,
+        bootloader_img: str | None,
+        stages: tuple[Stage, ...],
+    ) -> Layout:
         pad = self.keys.get("pad_to_region_end")
         hooks = self.keys.get("post_build_hooks")
         return Layout(
@@ -230,10 +340,11 @@ class _LayoutBuilder:
             stack_size=self.t.stack_size,
             heap_size=self.t.heap_size,
             reserved=self.t.reserved,
-            header_format=_freeze(fmt),
+            header_format=header_format,
             bootloader_img=bootloader_img,
             pad_to_region_end=bool(pad.value) if pad else False,
             post_build_hooks=tuple(hooks.value) if hooks else (),
+            stages=stages,
         )
 
     def plain_regions(self) -> list[Region]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fwbuild import shipped
+from fwbuild.chain import STATE_REGION
 from fwbuild.errors import ConfigError, FwbuildError, ImageError
 from fwbuild.layout import Layout, Region
 from fwbuild.values import hex32
@@ -19,17 +20,16 @@ VARIABLES_DOC = "the variables are listed in docs/linker-templates.md"
 
 
 def linker_context(layout: Layout, program: str = "application") -> dict[str, Any]:
-    """What a template sees. ``program`` is the region the program is linked into."""
-    rom = layout.application if program == "application" else layout.region(program)
-    if rom is None:
-        raise ConfigError(None, program, f"the {layout.target} layout has no '{program}' region")
+    """What a template sees. ``program`` is the region the program is linked into: a slot
+    ("application", "bootloader", "bootloader.1", ...) or another flash region."""
+    rom = layout.program_region(program)
     app = layout.application
     reserved = [
         {"name": r.name, "offset": layout.flash_start + r.offset - rom.start, "data": list(r.data)}
         for r in layout.reserved
         if rom.start <= layout.flash_start + r.offset < rom.end
     ]
-    return {
+    context = {
         "target": layout.target,
         "program": program,
         "rom": _region(rom),
@@ -42,7 +42,24 @@ def linker_context(layout: Layout, program: str = "application") -> dict[str, An
         "regions": [_region(r) for r in layout.regions],
         "app_start": app.start,
         "app_size": app.size,
+        "slot": None,
     }
+    slot = layout.slot(program) if layout.mode == "chain" else None
+    if slot is not None:
+        # A stage sees its own slots, the next stage's (which it checks and boots) and the
+        # state region: a change elsewhere in the chain does not relink it.
+        index = next(i for i, st in enumerate(layout.stages) if st.name == slot.stage)
+        seen = {s.region for st in layout.stages[index : index + 2] for s in st.slots}
+        context["regions"] = [_region(r) for r in layout.regions if r.name in seen or r.name == STATE_REGION]
+        context["app_start"], context["app_size"] = rom.start, rom.size
+        context["slot"] = {
+            "stage": slot.stage,
+            "index": slot.index,
+            "start": slot.start,
+            "size": slot.size,
+            "header_size": slot.header_size,
+        }
+    return context
 
 
 def context_signature(context: dict[str, Any]) -> str:

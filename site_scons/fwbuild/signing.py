@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fwbuild.chain import Slot, Stage
 from fwbuild.errors import ConfigError, ImageError
 from fwbuild.keyfacts import DEVELOPMENT_MARK, DeferredKey, KeyFacts, Signer, marked_as_development
 from fwbuild.layout import Layout
@@ -123,35 +124,46 @@ def _private_key(path: Path, environ: Mapping[str, str], cache: ReadCache | None
     return key
 
 
-def image_options(layout: Layout, config: SigningConfig, version: Version) -> ImageOptions:
-    """MCUboot options exactly as the build uses them (``fwbuild sign --target`` too)."""
+def stage_version(stage: Stage, project_version: Version) -> Version:
+    """A stage's image version: its own ``version``, else the project's."""
+    return Version.parse(stage.version) if stage.version else project_version
+
+
+def image_options(
+    layout: Layout, config: SigningConfig, version: Version, slot: Slot | None = None
+) -> ImageOptions:
+    """MCUboot options exactly as the build uses them (``fwbuild sign --target`` too), for
+    ``slot`` (default: the application's first)."""
     from fwbuild.mcuboot import ImageOptions, auto_security_counter
 
-    header, app = layout.region("header"), layout.application
-    if header is None:
-        raise ImageError(
-            f"{layout.target}: the layout has no header region, so there is no slot image to sign"
-        )
+    slot = slot or layout.stages[-1].slots[0]
+    if not slot.header_size:
+        raise ImageError(f"{layout.target}: {slot.region} has no header, so there is no slot image to sign")
     counter = config.security_counter
     return ImageOptions(
-        header_size=app.start - header.start,
+        header_size=slot.header_size,
         version=version,
         security_counter=auto_security_counter(version) if counter == "auto" else counter,
         custom_tlvs=config.custom_tlvs,
         align=layout.write_size,
         erased_value=layout.erased_value,
-        slot_size=app.end - header.start,
+        slot_size=slot.size,
         pad=config.pad,
         confirm=config.confirm,
     )
 
 
 def mcuboot_slot_image(
-    layout: Layout, config: SigningConfig, version: Version, app: bytes, signer: Signer | None
+    layout: Layout,
+    config: SigningConfig,
+    version: Version,
+    app: bytes,
+    signer: Signer | None,
+    slot: Slot | None = None,
 ) -> bytes:
     from fwbuild.mcuboot import make_image
 
-    return make_image(app, image_options(layout, config, version), signer)
+    return make_image(app, image_options(layout, config, version, slot), signer)
 
 
 def detached_signature(signer: Signer, data: bytes) -> bytes:

@@ -40,22 +40,34 @@ def mbed_slot_image(layout: Layout, app: bytes, timestamp: int) -> bytes:
 
 def combined_parts(
     layout: Layout,
-    bootloaders: Sequence[Part],
-    slot: Part,
+    first: Sequence[Part],
+    slots: Sequence[Part],
     report: Callable[[str], None] | None = print,
 ) -> list[Part]:
-    """Check each bootloader part against its region; the slot comes after them, then the
-    chip's reserved bytes that no part gives (``reserved_fill``), each said in ``report``."""
-    regions = layout.bootloaders
-    for part in bootloaders:
+    """Check the first program's parts against its region(s) and each later slot image
+    against its slot; then the chip's reserved bytes that no part gives
+    (``reserved_fill``), each said in ``report``."""
+    regions = layout.first_stage_regions
+    stage = layout.stages[0]
+    for part in first:
         home = next((r for r in regions if r.start <= part.start and part.end <= r.end), None)
         if home is None:
             where = ", ".join(r.describe() for r in regions)
-            raise ImageError(
-                f"bootloader {part.name} ({hex32(part.start)}..{hex32(part.end)}) does not fit "
-                f"the bootloader region(s) {where}; enlarge bootloader_size or shrink the bootloader"
+            fix = (
+                "enlarge bootloader_size" if layout.mode != "chain" else f"enlarge stage {stage.name}'s size"
             )
-    parts = [*bootloaders, slot]
+            raise ImageError(
+                f"{stage.name} {part.name} ({hex32(part.start)}..{hex32(part.end)}) does not fit "
+                f"its region(s) {where}; {fix} or shrink the {stage.name}"
+            )
+    for part, later in zip(slots, layout.stages[1:]):
+        slot = later.slots[0]
+        if part.end > slot.end:
+            raise ImageError(
+                f"{part.name} ({len(part.data)} bytes) does not fit {slot.region} "
+                f"{hex32(slot.start)}..{hex32(slot.end)}; shrink the {later.name} or give its slots more room"
+            )
+    parts = [*first, *slots]
     check_reserved_bytes(layout, parts)
     fills = reserved_fill(layout, parts, combined_end(layout, parts))
     for fill in fills:

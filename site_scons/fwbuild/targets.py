@@ -37,6 +37,7 @@ LAYOUT_KEYS = (
     "mbed_app_start",
     "mbed_app_size",
     "post_build_hooks",
+    "boot_chain",
 )
 
 # -mcpu/-mfpu/-mfloat-abi per core, chosen so that each maps onto one of newlib's multilibs
@@ -328,13 +329,17 @@ def _abbreviate(names: list[str], keep: int = 4) -> str:
     return " -> ".join(names[:keep]) + skipped + " -> ".join(names[-keep:])
 
 
+# Objects a child target replaces whole instead of key by key: a boot chain is one design.
+WHOLE_OBJECTS = frozenset({"boot_chain"})
+
+
 def _merge_into(merged: dict[str, Sourced], data: dict[str, Any], file: Path, prefix: str) -> None:
     """Flatten objects into dotted keys so that each leaf keeps the file that set it."""
     for key, value in data.items():
         if key in ("inherits", "public"):
             continue
         dotted = prefix + key
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and dotted not in WHOLE_OBJECTS:
             _merge_into(merged, value, file, dotted + ".")
         else:
             for old in [k for k in merged if k.startswith(dotted + ".")]:

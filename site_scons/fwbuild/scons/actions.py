@@ -177,65 +177,86 @@ def repo_image_hook_action(target, source, env):
 
 
 def memory_map_action(target, source, env):
-    from fwbuild.image import read_parts
-    from fwbuild.mbed_header import header_size
     from fwbuild.memmap import map_sizes, memory_svg, program_sizes, region_usage, summary_lines
 
     layout = memo.layout(env)
-    files = {role: Path(node.abspath) for role, node in zip(env["FW_MEMMAP_ROLES"], source[1:])}
+    roles = list(zip(env["FW_MEMMAP_ROLES"], source[1:]))
+    files = {role: Path(node.abspath) for role, node in roles}
     app = program_sizes(files["elf"])
     used: dict[str, int] = {}
-    header, region = layout.region("header"), layout.application
-    app_bytes = files["bin"].stat().st_size
-    if "slot" in files and header is not None:
-        fixed = header.size if layout.header_format == "mcuboot" else header_size(layout.header_format)
-        used["header"] = fixed
-        app_bytes = files["slot"].stat().st_size - (region.start - header.start)
-    used[region.name] = app_bytes
-    if "boot" in files:
-        for part in read_parts(files["boot"], layout.flash_start):
-            home = next((r for r in layout.bootloaders if r.start <= part.start < r.end), None)
-            if home is not None:
-                used[home.name] = used.get(home.name, 0) + len(part.data)
+    for role, node in roles:
+        if role.startswith("region:"):
+            used.update(_slot_use(layout, role.split(":", 1)[1], Path(node.abspath)))
     uses = region_usage(layout, used, {layout.main_ram: app.ram})
     print("\n".join(summary_lines(layout, uses, app)))
     write_atomic(target[0].abspath, memory_svg(layout, uses))
     report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
-    if "boot_map" in files:
-        report["bootloader"] = map_sizes(files["boot_map"].read_text(errors="replace"))
+    for role, path in files.items():
+        if role.startswith("map:"):
+            report[role.split(":", 1)[1]] = map_sizes(path.read_text(errors="replace"))
     write_atomic(target[1].abspath, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
+def _slot_use(layout, region: str, image: Path) -> dict[str, int]:
+    """Bytes used per region by the image a slot holds: in an Mbed layout the header region
+    and the application apart, a prebuilt bootloader per segment region."""
+    from fwbuild.image import read_parts
+    from fwbuild.mbed_header import header_size
+
+    slot = layout.slot(region)
+    if layout.mode == "chain":
+        return {region: image.stat().st_size}
+    if region == "application":
+        header = layout.region("header")
+        if header is None:
+            return {"application": image.stat().st_size}
+        fixed = header.size if layout.header_format == "mcuboot" else header_size(layout.header_format)
+        return {"header": fixed, "application": image.stat().st_size - slot.header_size}
+    used: dict[str, int] = {}
+    for part in read_parts(image, slot.program_start):
+        home = next((r for r in layout.bootloaders if r.start <= part.start < r.end), None)
+        if home is not None:
+            used[home.name] = used.get(home.name, 0) + len(part.data)
+    return used
+
+
 def combined_elf_action(target, source, env):
-    """One ELF for GDB: the application's (sections, symbols, debug information) plus the
-    bootloader's loadable bytes as a ``.bootloader`` section at its addresses and its
-    symbols prefixed ``bootloader_``, so a debugger can step from one into the other."""
+    """One ELF for GDB: the application's (sections, symbols, debug information) plus each
+    earlier stage's loadable bytes as a ``.<stage>`` section at its addresses and, where it
+    was built here, its symbols prefixed ``<stage>_``, so a debugger can step from one into
+    the next."""
     from fwbuild.elfcheck import program_symbols
     from fwbuild.image import merge, read_parts
 
     layout = memo.layout(env)
     out = Path(target[0].abspath)
-    parts = read_parts(source[1].abspath, layout.flash_start)  # the bootloader image
-    symbols = program_symbols(source[2].abspath) if len(source) > 2 else []  # its ELF, if built
-    start, end = min(p.start for p in parts), max(p.end for p in parts)
-    raw = out.with_name(".bootloader.tmp.bin")
-    write_atomic(raw, merge(parts, start, end, layout.erased_value))
-    cmd = [
-        env.subst("$FW_OBJCOPY"),
-        "--add-section",
-        f".bootloader={raw}",
-        "--set-section-flags",
-        ".bootloader=alloc,load,readonly,code,contents",
-        "--change-section-address",
-        f".bootloader={start:#x}",
-    ]
-    for name, value, kind in symbols:
-        inside = start <= (value & ~1) < end
-        where = f".bootloader:{value - start:#x}" if inside else f"{value:#x}"
-        cmd += ["--add-symbol", f"bootloader_{name}={where},{kind},global"]
+    cmd = [env.subst("$FW_OBJCOPY")]
+    raws = []
+    nodes = iter(source[1:])
+    for stage, region, has_elf in env["FW_COMBINED_PARTS"]:
+        image = next(nodes)
+        symbols = program_symbols(next(nodes).abspath) if has_elf else []
+        parts = read_parts(image.abspath, layout.program_region(region).start)
+        start, end = min(p.start for p in parts), max(p.end for p in parts)
+        raw = out.with_name(f".{stage}.tmp.bin")
+        raws.append(raw)
+        write_atomic(raw, merge(parts, start, end, layout.erased_value))
+        section = f".{stage}"
+        cmd += [
+            "--add-section",
+            f"{section}={raw}",
+            "--set-section-flags",
+            f"{section}=alloc,load,readonly,code,contents",
+            "--change-section-address",
+            f"{section}={start:#x}",
+        ]
+        for name, value, kind in symbols:
+            inside = start <= (value & ~1) < end
+            where = f"{section}:{value - start:#x}" if inside else f"{value:#x}"
+            cmd += ["--add-symbol", f"{stage}_{name}={where},{kind},global"]
     tmp = out.with_name(f".{out.name}.tmp")
     result = subprocess.run([*cmd, source[0].abspath, str(tmp)], capture_output=True, text=True)
-    remove_quietly(raw)
+    remove_quietly(*raws)
     if result.returncode:
         remove_quietly(tmp)
         raise SCons.Errors.UserError(f"making {out.name} failed: {result.stderr.strip()}")
@@ -257,11 +278,13 @@ def build_info_action(target, source, env):
 
 def slot_action(target, source, env):
     from fwbuild.image import Part, hex_chunks
-    from fwbuild.signing import detached_signature, mcuboot_slot_image
+    from fwbuild.signing import detached_signature, mcuboot_slot_image, stage_version
     from fwbuild.slot import mbed_slot_image
 
     resolved = memo.resolved(env)
     layout, project = resolved.layout, resolved.project
+    slot = layout.slot(env["FW_SLOT_REGION"])
+    version = stage_version(layout.stage_of(slot.region), project.version)
     signer = memo.signer(env).signer
     app = Path(source[0].abspath).read_bytes()
     outputs = [t.abspath for t in target]
@@ -269,7 +292,7 @@ def slot_action(target, source, env):
     # downstream of it when it fails: no earlier image survives a failed signing.
     try:
         if layout.header_format == "mcuboot":
-            data = mcuboot_slot_image(layout, project.signing, project.version, app, signer)
+            data = mcuboot_slot_image(layout, project.signing, version, app, signer, slot)
             signature = None
         else:
             data = mbed_slot_image(layout, app, env["FW_EPOCH"])
@@ -277,7 +300,7 @@ def slot_action(target, source, env):
     except FwbuildError as exc:
         raise memo.user_error(exc) from None
     write_atomic(outputs[0], data)
-    write_atomic(outputs[1], hex_chunks([Part("slot", layout.region("header").start, data)]))
+    write_atomic(outputs[1], hex_chunks([Part("slot", slot.start, data)]))
     if signature is not None:
         write_atomic(outputs[2], signature)
 
@@ -293,23 +316,21 @@ def post_build_action(target, source, env):
 
 def combine_action(target, source, env):
     from fwbuild.image import Part, hex_chunks, read_parts
-    from fwbuild.slot import (
-        check_link_hooks,
-        check_reserved_bytes,
-        combined_image,
-        combined_parts,
-        split_nvm,
-    )
+    from fwbuild.slot import check_link_hooks, combined_image, combined_parts, split_nvm
 
     layout = memo.layout(env)
-    slot_region = layout.region("header") or layout.application
+    first_region, *later_regions = env["FW_COMBINE_REGIONS"]
+    first, *later = source[: 1 + len(later_regions)]
     try:
-        boot = read_parts(source[0].abspath, layout.flash_start, name=f"bootloader {source[0].name}")
-        boot, nvm = split_nvm(layout, boot)
-        check_reserved_bytes(layout, boot)
-        check_link_hooks(layout, boot)
-        slot = Part(source[1].name, slot_region.start, Path(source[1].abspath).read_bytes())
-        parts = combined_parts(layout, boot, slot)
+        start = layout.program_region(first_region).start
+        head = read_parts(first.abspath, start, name=f"{first_region} {first.name}")
+        head, nvm = split_nvm(layout, head)
+        check_link_hooks(layout, head)
+        slots = [
+            Part(node.name, layout.slot(region).start, Path(node.abspath).read_bytes())
+            for region, node in zip(later_regions, later)
+        ]
+        parts = combined_parts(layout, head, slots)
         data = combined_image(layout, parts)
     except FwbuildError as exc:
         raise memo.user_error(exc) from None

@@ -178,10 +178,14 @@ _repo_hook_builder = SCons.Builder.Builder(
 )
 
 
-_slot_builder = SCons.Builder.Builder(action=actions.action(actions.slot_action, "$FW_SLOTCOMSTR"))
+_slot_builder = SCons.Builder.Builder(
+    action=actions.action(actions.slot_action, "$FW_SLOTCOMSTR", varlist=["FW_SLOT_REGION"])
+)
 
 
-_combine_builder = SCons.Builder.Builder(action=actions.action(actions.combine_action, "$FW_MERGECOMSTR"))
+_combine_builder = SCons.Builder.Builder(
+    action=actions.action(actions.combine_action, "$FW_MERGECOMSTR", varlist=["FW_COMBINE_REGIONS"])
+)
 
 
 _memory_map_builder = SCons.Builder.Builder(
@@ -190,7 +194,7 @@ _memory_map_builder = SCons.Builder.Builder(
 
 
 _combined_elf_builder = SCons.Builder.Builder(
-    action=actions.action(actions.combined_elf_action, "$FW_GENCOMSTR")
+    action=actions.action(actions.combined_elf_action, "$FW_GENCOMSTR", varlist=["FW_COMBINED_PARTS"])
 )
 
 

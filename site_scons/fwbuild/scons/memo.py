@@ -103,7 +103,7 @@ def _remembered_facts(env, settings):
     facts = graphfacts.lookup(remembered, env["FW_PROJECT"], settings)
     if facts is None:
         project = resolved(env)
-        choice = signer(env) if settings["signs"] and project.layout.region("header") is not None else None
+        choice = signer(env) if settings["signs"] and project.layout.has_headers else None
         facts = graphfacts.compute(project, choice, settings["profile"])
         _, future = graphfacts.remember(remembered, env["FW_PROJECT"], settings, facts, env["FW_RESOLVED_AT"])
         if future:

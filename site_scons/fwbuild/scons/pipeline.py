@@ -80,30 +80,23 @@ def _layout_files(env):
 
 
 def FirmwareProgram(env, name, sources, region="application", subdir="") -> Program:
-    """Compile ``sources`` and link them into the layout's ``region``."""
+    """Compile ``sources`` and link them into the layout's ``region`` (a slot such as
+    "application" or "bootloader.1", or another flash region)."""
+    prog, objects = _compile(env, name, sources, subdir)
+    return _link(env, prog, objects, name, region, subdir)
+
+
+def _compile(env, name, sources, subdir):
+    """The program's objects (and fwbuild's start-up archive) under ``subdir``/obj/``name``,
+    with the environment that links them: every slot of a stage links these same objects."""
     _check_toolchain(env)
     facts = memo.facts(env)
     build = env.Dir("$FW_BUILD_DIR")
     out = build.Dir(subdir) if subdir else build
-    layout_json, layout_h = _layout_files(env)
-    program = facts["programs"].get(region)
-    if program is None:  # not a region the facts know: ask the core, which names the problem
-        from fwbuild.linker import context_signature, linker_context
-
-        try:
-            context = linker_context(memo.layout(env), region)
-        except FwbuildError as exc:
-            memo.die(str(exc))
-        program = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
+    _, layout_h = _layout_files(env)
     # Paths from the config become nodes by their real path: SCons reads ".." as text, the
     # system after following links (fwbuild.paths).
     from fwbuild.paths import real_path
-
-    if facts["linker_template"]:
-        template = env.File(str(real_path(facts["linker_template"])))
-    else:
-        template = env.File(env.get("FW_LINKER_TEMPLATE") or facts["default_template"])
-    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(program["context"])])
 
     prog = env.Clone()
     prog.Append(
@@ -118,7 +111,6 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
             ("FW_VERSION", f'\\"{facts["version"]}\\"'),
         ]
         + [tuple(m.split("=", 1)) if "=" in m else m for m in facts["macros"]],
-        FW_PROGRAM_REGION=region,
     )
     objects = []
     for src in sorted(
@@ -129,15 +121,47 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
         if rel.startswith(".."):
             rel = src.name
         objects += prog.Object(out.File(f"obj/{name}/{os.path.splitext(rel)[0]}.o"), src)
+    # Order only: the include scanner adds the header to the sources that really include it,
+    # so an offset change recompiles those alone.
+    env.Requires(objects, layout_h)
     startup = _default_startup(env, prog, out, name) if env.get("FW_STARTUP", True) else []
-    elf, link_map = prog.FwLink(out.File(f"{name}.elf"), objects + startup, FW_LDSCRIPT=script[0])
+    return prog, objects + startup
+
+
+def _link(env, prog, objects, name, region, subdir) -> Program:
+    """Link ``objects`` into ``region``, check the ELF, make the .bin (link hooks) and .hex,
+    all in ``subdir``."""
+    facts = memo.facts(env)
+    build = env.Dir("$FW_BUILD_DIR")
+    out = build.Dir(subdir) if subdir else build
+    layout_json, layout_h = _layout_files(env)
+    program = facts["programs"].get(region)
+    if program is None:  # not a region the facts know: ask the core, which names the problem
+        from fwbuild.linker import context_signature, linker_context
+
+        try:
+            context = linker_context(memo.layout(env), region)
+        except FwbuildError as exc:
+            memo.die(str(exc))
+        program = {"context": context_signature(context), "rom_start": context["rom"]["start"]}
+    from fwbuild.paths import real_path
+
+    if facts["linker_template"]:
+        template = env.File(str(real_path(facts["linker_template"])))
+    else:
+        template = env.File(env.get("FW_LINKER_TEMPLATE") or facts["default_template"])
+    script = env.FwLinkerScript(out.File(f"{name}.ld"), [template, env.Value(program["context"])])
+    elf, link_map = prog.FwLink(
+        out.File(f"{name}.elf"), objects, FW_LDSCRIPT=script[0], FW_PROGRAM_REGION=region
+    )
     prog.Depends(elf, script)
     rom_start = program["rom_start"]
     # Named link hooks patch every program linked here, wherever it starts, as Mbed OS applies
     # its post-binary hook to every binary it builds for the target; repo link hooks patch
     # the application only.
     link_hooks = facts["hooks"]["link"]
-    repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region == "application"]
+    application = {slot["region"] for slot in facts["stages"][-1]["slots"]}
+    repo_hooks = [h for h in env.get("FW_REPO_HOOKS", []) if h.stage == "link" and region in application]
     (binary,) = prog.FwObjcopy(
         out.File(f"{name}.bin"),
         [elf, layout_json],
@@ -146,9 +170,6 @@ def FirmwareProgram(env, name, sources, region="application", subdir="") -> Prog
         FW_REPO_HOOK_SIG=" ".join(f"{h.name}:{h.signature}" for h in repo_hooks),
     )
     (ihex,) = prog.FwBinToHex(out.File(f"{name}.hex"), binary, FW_PROGRAM_START=rom_start)
-    # Order only: the include scanner adds the header to the sources that really include it,
-    # so an offset change recompiles those alone.
-    env.Requires(objects, layout_h)
     return Program(elf, link_map, binary, ihex, layout_json, layout_h)
 
 
@@ -169,83 +190,154 @@ def _default_startup(env, prog, out, name):
     return library
 
 
-def Firmware(env, app, bootloader=None):
-    """The whole pipeline the layout asks for: the application, then in managed mode the
-    bootloader ("@bootloader" builds ``bootloader`` sources), the slot image with its Mbed
-    header, and the combined image. Returns every output node."""
+class StageOutputs(NamedTuple):
+    """One stage of the layout as built: a Program per slot (none for a prebuilt image),
+    its slot images (signed stages), and the image ``combined.bin`` takes for it."""
+
+    facts: dict
+    programs: list
+    signed: list
+    image: Any  # slot 0 as flashed: the signed image, the program's .bin, or the prebuilt file
+
+
+def Firmware(env, app, bootloader=None, stages=None):
+    """The whole pipeline the layout asks for, as a walk over its programs in boot order:
+    each built stage compiled once and linked once per slot, each slot with a header
+    signed, the combined image (the first stage and slot 0 of every later one), reports.
+    ``stages`` gives the sources of the stages built here ("@<stage>"); in an Mbed layout
+    ``bootloader=`` is the bootloader's. Returns every output node."""
     targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
     if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
         each = [env.Clone(FW_TARGET=name, FW_TARGETS=[name]) for name in targets]  # see memo.once
         folders.claim(*each)  # every build folder's lock at once, in sorted order
         nodes = []
         for one in each:
-            nodes += one.Firmware(app, bootloader)
+            nodes += one.Firmware(app, bootloader, stages)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
     env["FW_FIRMWARE_PIPELINE"] = True  # the facts then include the signing choice
     facts = memo.facts(env)
     build = env.Dir("$FW_BUILD_DIR")
-    app_program = env.FirmwareProgram("app", app)
     env["FW_FIRMWARE_DONE"] = True
-    nodes = list(app_program)
+    given = _stage_sources(facts, app, bootloader, stages)
+    built = [_build_stage(env, stage, given.get(stage["name"])) for stage in facts["stages"]]
+    application = built[-1].programs[0]
+    nodes = list(application) if len(built) == 1 else []
+    for stage in built:
+        for program in stage.programs:
+            nodes += [program.elf, program.map, program.bin, program.hex]
+        for signed in stage.signed:
+            nodes += [n for n in signed if n is not None]
+    if len(built) > 1:  # the layout files are the application's in a one-program layout
+        nodes += [application.layout_json, application.layout_header]
     if facts["mode"] == "unmanaged":
         nodes += env.FwPostBuild(
-            build.File("post-build.json"), [app_program.bin, env.Value(facts["layout_signature"])]
+            build.File("post-build.json"), [application.bin, env.Value(facts["layout_signature"])]
         )
-    if facts["mode"] != "managed":
-        nodes += _image_hooks(env, app_program.bin, nodes)
-        aliases.run_alias(env, app_program.bin)
-        aliases.flash_alias(env, app_program.hex, facts["application_start"])
-        aliases.debug_alias(env, app_program.bin, app_program.elf)
-        nodes += _memory_map(env, app_program)
+    if len(built) == 1:
+        image = built[0].image
+        nodes += _image_hooks(env, image, nodes)
+        aliases.run_alias(env, image)
+        aliases.flash_alias(env, application.hex, facts["application_start"])
+        aliases.debug_alias(env, image, application.elf)
+        nodes += _memory_map(env, built)
         return progress.with_progress(env, nodes + _build_info(env, nodes))
-    boot_program = None
-    if facts["built_bootloader"]:
-        if not bootloader:
-            memo.die(
-                'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
-                "call env.Firmware(app_sources, bootloader=bootloader_sources)"
-            )
-        boot_program = env.FirmwareProgram("bootloader", bootloader, region="bootloader", subdir="bootloader")
-        nodes += [boot_program.elf, boot_program.map, boot_program.bin, boot_program.hex]
-        boot_image = boot_program.bin  # placed at the flash start
-    else:
-        from fwbuild.paths import real_path  # as in FirmwareProgram
-
-        boot_image = env.File(str(real_path(facts["bootloader_img"])))
-    slot_image = _slot_image(env, app_program.bin) if facts["header"] else None
-    if slot_image is not None:
-        nodes += [n for n in slot_image if n is not None]
     combined_bin, combined_hex = env.FwCombine(
         [build.File("combined.bin"), build.File("combined.hex")],
-        [boot_image, slot_image.bin if slot_image else app_program.bin, env.Value(facts["layout_signature"])],
+        [*(stage.image for stage in built), env.Value(facts["layout_signature"])],
+        FW_COMBINE_REGIONS=[stage.facts["slots"][0]["region"] for stage in built],
     )
     nodes += [combined_bin, combined_hex]
     nodes += _image_hooks(env, combined_bin, nodes)
     aliases.run_alias(env, combined_bin)
     aliases.flash_alias(env, combined_hex, facts["flash_start"])
-    boot_elf = [boot_program.elf] if boot_program else []
-    (combined_elf,) = env.FwCombinedElf(build.File("combined.elf"), [app_program.elf, boot_image, *boot_elf])
+    combined_elf = _combined_elf(env, built)
     nodes.append(combined_elf)
     aliases.debug_alias(env, combined_bin, combined_elf)
-    nodes += _memory_map(env, app_program, slot_image, boot_image, boot_program)
+    nodes += _memory_map(env, built)
     return progress.with_progress(env, nodes + _build_info(env, nodes))
 
 
-def _memory_map(env, app, slot_image=None, boot_image=None, boot_program=None):
-    """memory-map.svg and size-report.json; the step prints the region summary."""
-    build = env.Dir("$FW_BUILD_DIR")
-    sources = [env.Value(memo.facts(env)["layout_signature"]), app.elf, app.map, app.bin]
-    roles = ["elf", "map", "bin"]
-    optional = (
-        ("slot", slot_image.bin if slot_image else None),
-        ("boot", boot_image),
-        ("boot_map", boot_program.map if boot_program else None),
+def _stage_sources(facts, app, bootloader, stages) -> dict:
+    """The sources of every stage built in this run, by stage name; a stage built here
+    without sources, or sources for no such stage, stop the reading of the SConstruct."""
+    built = [stage["name"] for stage in facts["stages"][:-1] if stage["built"]]
+    given = dict(stages or {})
+    if bootloader is not None and facts["mode"] != "chain":
+        given.setdefault("bootloader", bootloader)
+    unknown = sorted(set(given) - set(built) - ({"bootloader"} if bootloader is not None else set()))
+    if unknown:
+        listed = ", ".join(built) or "none"
+        memo.die(
+            f"env.Firmware(stages=...): {unknown[0]} is not a stage built in this run (stages built here: "
+            f'{listed}); name a stage whose image is "@<stage>" in the layout'
+        )
+    for name in built:
+        if not given.get(name):
+            if facts["mode"] == "chain":
+                memo.die(
+                    f'stage {name} is built here ("@{name}") but the SConstruct gives no sources for '
+                    f'it; call env.Firmware(app_sources, stages={{"{name}": sources}})'
+                )
+            memo.die(
+                'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
+                "call env.Firmware(app_sources, bootloader=bootloader_sources)"
+            )
+    given[facts["stages"][-1]["name"]] = app
+    return given
+
+
+def _build_stage(env, stage, sources) -> StageOutputs:
+    """A stage's programs (one link per slot from one set of objects) and slot images."""
+    if not stage["built"]:
+        from fwbuild.paths import real_path  # as in FirmwareProgram
+
+        return StageOutputs(stage, [], [], env.File(str(real_path(stage["image"]))))
+    name = stage["program"]
+    prog, objects = _compile(env, name, sources, stage["folder"])
+    programs = [_link(env, prog, objects, name, slot["region"], slot["folder"]) for slot in stage["slots"]]
+    if not stage["header"]:
+        return StageOutputs(stage, programs, [], programs[0].bin)
+    signed = [_slot_image(env, stage, slot, program.bin) for slot, program in zip(stage["slots"], programs)]
+    return StageOutputs(stage, programs, signed, signed[0].bin)
+
+
+def _combined_elf(env, built):
+    """combined.elf: the application's slot 0 ELF plus every earlier stage's bytes (and,
+    where built here, its symbols), for a debugger."""
+    app_elf = built[-1].programs[0].elf
+    sources, parts = [app_elf], []
+    for stage in built[:-1]:
+        slot = stage.facts["slots"][0]
+        elf = stage.programs[0].elf if stage.programs else None
+        sources += [stage.image] + ([elf] if elf is not None else [])
+        parts.append((stage.facts["name"], slot["region"], elf is not None))
+    (node,) = env.FwCombinedElf(
+        env.Dir("$FW_BUILD_DIR").File("combined.elf"), sources, FW_COMBINED_PARTS=parts
     )
-    for role, node in optional:
-        if node is not None:
-            sources.append(node)
-            roles.append(role)
+    return node
+
+
+def _memory_map(env, built):
+    """memory-map.svg and size-report.json; the step prints the region summary. Every slot
+    is measured by the image it holds (slot 0's, for the slots a single build fills)."""
+    build = env.Dir("$FW_BUILD_DIR")
+    application = built[-1].programs[0]
+    sources = [env.Value(memo.facts(env)["layout_signature"]), application.elf, application.map]
+    roles = ["elf", "map"]
+    for stage in built:
+        for index, slot in enumerate(stage.facts["slots"]):
+            if stage.signed:
+                image = stage.signed[index].bin
+            elif stage.programs:
+                image = stage.programs[index].bin
+            else:
+                image = stage.image
+            sources.append(image)
+            roles.append(f"region:{slot['region']}")
+        if stage.programs and stage is not built[-1]:
+            sources.append(stage.programs[0].map)
+            roles.append(f"map:{stage.facts['program']}")
     return env.FwMemoryMap(
         [build.File("memory-map.svg"), build.File("size-report.json")], sources, FW_MEMMAP_ROLES=roles
     )
@@ -330,28 +422,32 @@ def _quote(path):
     return shlex.quote(str(path))
 
 
-def _slot_image(env, app_bin) -> SlotImage:
-    """app-signed.bin/.hex (+ .sig for Mbed formats with a key): the slot image as the
-    bootloader sees it. Its sources carry the signing choice as path-free text."""
+def _slot_image(env, stage, slot, program_bin) -> SlotImage:
+    """<prog>-signed.bin/.hex (+ .sig for Mbed formats with a key) in the slot's folder: the
+    slot image as the stage before it sees it. Its sources carry the signing choice as
+    path-free text."""
     facts = memo.facts(env)
-    slot = facts["slot"]
+    signing = slot["signing"]
     build = env.Dir("$FW_BUILD_DIR")
-    described = dict(slot["described"])
-    targets = [build.File("app-signed.bin"), build.File("app-signed.hex")]
+    folder = build.Dir(slot["folder"]) if slot["folder"] else build
+    name = f"{stage['program']}-signed"
+    described = dict(signing["described"])
+    targets = [folder.File(f"{name}.bin"), folder.File(f"{name}.hex")]
     extra = {}
     if not facts["mcuboot_header"]:  # Mbed headers carry a time
         epoch = memo.epoch(env).seconds
         described["epoch"] = epoch
         extra = {"FW_EPOCH": epoch}
-        if slot["signed"]:
-            targets.append(build.File("app-signed.sig"))
+        if signing["signed"]:
+            targets.append(folder.File(f"{name}.sig"))
     nodes = env.FwSlot(
         targets,
-        [app_bin, env.Value(facts["layout_signature"]), env.Value(json.dumps(described, sort_keys=True))],
+        [program_bin, env.Value(facts["layout_signature"]), env.Value(json.dumps(described, sort_keys=True))],
+        FW_SLOT_REGION=slot["region"],
         **extra,
     )
     # A randomised signature must never come back from a cache; a deterministic one only
     # when the user asks for it.
-    if slot["signed"] and not (slot["deterministic"] and env.get("FW_CACHE_SIGNED")):
+    if signing["signed"] and not (signing["deterministic"] and env.get("FW_CACHE_SIGNED")):
         env.NoCache(nodes)
     return SlotImage(nodes[0], nodes[1], nodes[2] if len(nodes) > 2 else None)

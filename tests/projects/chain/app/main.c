@@ -1,0 +1,16 @@
+/* app: finds its own slot through the linker symbols fwbuild defines for each link. */
+#include <stdint.h>
+
+extern const char __fwbuild_slot_start[];
+extern const char __fwbuild_slot_index[];
+
+volatile uintptr_t app_slot_start;
+volatile uintptr_t app_slot_index;
+
+int main(void)
+{
+    app_slot_start = (uintptr_t)__fwbuild_slot_start;
+    app_slot_index = (uintptr_t)__fwbuild_slot_index;
+    for (;;) {
+    }
+}

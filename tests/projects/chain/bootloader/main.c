@@ -1,0 +1,16 @@
+/* bootloader: finds its own slot through the linker symbols fwbuild defines for each link. */
+#include <stdint.h>
+
+extern const char __fwbuild_slot_start[];
+extern const char __fwbuild_slot_index[];
+
+volatile uintptr_t bootloader_slot_start;
+volatile uintptr_t bootloader_slot_index;
+
+int main(void)
+{
+    bootloader_slot_start = (uintptr_t)__fwbuild_slot_start;
+    bootloader_slot_index = (uintptr_t)__fwbuild_slot_index;
+    for (;;) {
+    }
+}
