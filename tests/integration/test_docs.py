@@ -90,3 +90,29 @@ def test_startup_guide(fw, tmp_path):
     result = fw.run_scons(repo, "K64F")
     assert result.returncode == 0, result.describe()
     assert not (repo / "build/K64F/fwbuild-startup").exists()
+
+
+def test_boot_chains_guide(fw, tmp_path):
+    """The guide's fwbuild.json and SConstruct build the chain it draws, with the addresses
+    it shows."""
+    repo = tmp_path / "chained"
+    for folder in ("selector", "bootloader", "app"):
+        shutil.copytree(fw.PROJECTS / "chain" / folder, repo / folder)
+    shutil.copytree(fw.EXAMPLE / "keys", repo / "keys")
+    (config,) = code_blocks(fw, "boot-chains.md", "json")
+    (sconstruct,) = code_blocks(fw, "boot-chains.md", "python")
+    (repo / "fwbuild.json").write_text(config)
+    (repo / "SConstruct").write_text(sconstruct)
+    result = fw.run_scons(repo, "MPS2_AN385")
+    assert result.returncode == 0, result.describe()
+    build = repo / "build" / "MPS2_AN385"
+    drawn = (fw.REPO / "docs" / "boot-chains.md").read_text()
+    for region in json.loads((build / "layout.json").read_text())["regions"]:
+        assert f"0x{region['start']:08X} +" in drawn, region
+        assert f"| {region['name']}" in drawn, region
+    for path in (
+        "bootloader/slot1/bootloader-signed.bin",
+        "application/slot1/app-signed.bin",
+        "combined.bin",
+    ):
+        assert (build / path).is_file(), path

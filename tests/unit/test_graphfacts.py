@@ -60,9 +60,11 @@ def test_remembered_facts_are_the_computed_ones(project):
     facts = graphfacts.lookup(cache, root, settings(root))
     assert facts == computed(root)
     assert facts == json.loads(json.dumps(facts))  # plain JSON, the same whichever way they came
-    assert facts["mode"] == "managed" and facts["slot"]["signed"] and facts["slot"]["deterministic"]
-    assert facts["bootloader_img"] == str(root / "boot.bin")
-    assert str(root / "signing.pem") in facts["read"]
+    boot, app = facts["stages"]
+    signing = app["slots"][0]["signing"]
+    assert facts["mode"] == "managed" and signing["signed"] and signing["deterministic"]
+    assert (boot["built"], boot["image"]) == (False, str(root / "boot.bin"))
+    assert str(root / "signing.pem") in facts["read"] and str(root / "boot.bin") in facts["read"]
 
 
 def edit_project(ws):

@@ -36,43 +36,39 @@ def set_comstrs(env, verbose):
 class Progress:
     """Prints each step as ``[done/total] VERB file``. SCons learns what is out of date only
     while it builds, so the total counts every step the targets' graph holds (what a clean
-    build runs); a rebuild ends below it."""
+    build runs); a rebuild ends below it. The graph is counted as it is declared: once
+    building starts, SCons drops the executors of the nodes it has found up to date."""
 
     def __init__(self):
         self.done = 0
-        self.total = None
-        self.roots = []
+        self.total = 0
+        self._seen: set = set()
+        self._executors: set = set()
+
+    def add(self, roots) -> None:
+        """Count the steps below ``roots`` that no earlier call counted."""
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if node in self._seen:
+                continue
+            self._seen.add(node)
+            if node.has_builder():
+                executor = node.get_executor()
+                if id(executor) not in self._executors:
+                    self._executors.add(id(executor))
+                    # a ListAction (link, then check) prints a line per action
+                    self.total += sum(len(getattr(a, "list", [a])) for a in executor.get_action_list())
+            stack.extend(node.children(scan=0))
 
     def __call__(self, text, target, source, env):
         self.done += 1
-        if self.total is None:
-            self.total = _count_steps(self.roots)
         sys.stdout.write(f"[{self.done}/{max(self.done, self.total)}] {text}\n")
         sys.stdout.flush()
-
-
-def _count_steps(roots):
-    seen, executors, count = set(), set(), 0
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if node.has_builder():
-            executor = node.get_executor()
-            if executor is None:  # SCons drops the executor of a node it has finished with
-                count += 1
-            elif id(executor) not in executors:
-                executors.add(id(executor))
-                # a ListAction (link, then check) prints a line per action
-                count += sum(len(getattr(a, "list", [a])) for a in executor.get_action_list())
-        stack.extend(node.children(scan=0))
-    return count
 
 
 def with_progress(env, nodes):
     progress = env.get("PRINT_CMD_LINE_FUNC")
     if isinstance(progress, Progress):
-        progress.roots += nodes
+        progress.add(nodes)
     return nodes
