@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from fwbuild.resolve import Resolved
     from fwbuild.signing import SignerChoice
 
-FORMAT = 3  # raise when the facts' shape changes
+FORMAT = 4  # raise when the facts' shape changes
 FRESH_SECONDS = 2.0  # an input changed this close to a build is not trusted by its record
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_TARGETS_DIR = shipped.TARGETS.expected()
@@ -114,12 +114,28 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
         },
     }
     facts["stages"] = [_stage_facts(resolved, stage, signer) for stage in layout.stages]
+    facts.update(_trust_facts(project))
     # What the build read besides the config files (their paths were chosen by the config).
     prebuilt = [stage.image for stage in layout.stages if not stage.built]
-    read = (choice.key_path if choice else None, *prebuilt, project.linker_template)
+    read = (
+        choice.key_path if choice else None,
+        *prebuilt,
+        project.linker_template,
+        *facts["trusted_key_files"],
+    )
     facts["read"] = [str(p) for p in read if p is not None]
     facts["targets_dirs"] = [str(d) for d in project.targets_dirs]
     return json.loads(json.dumps(facts))  # the same types whether computed or read back
+
+
+def _trust_facts(project: Any) -> dict[str, Any]:
+    """What fwbuild_keys.c is made from: the configured entries (the signing key when none
+    is listed) and revoked hashes as text, and the key files among them."""
+    config = project.signing
+    entries = list(config.trusted_keys) or ([str(config.key)] if config.key else [])
+    files = [str(project.root / e) for e in entries if not e.lstrip().startswith("-----BEGIN")]
+    text = json.dumps({"keys": entries, "revoked": [h.hex() for h in config.revoked_keys]}, sort_keys=True)
+    return {"trusted_keys": text, "trusted_key_files": files}
 
 
 def _stage_facts(resolved: Resolved, stage: Stage, signer: Any) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class SigningConfig:
     custom_tlvs: tuple[tuple[int, bytes], ...] = ()
     pad: bool = False
     confirm: bool = False
+    # Key files or inline PEM public keys the boot chain trusts (empty: the signing key)
+    trusted_keys: tuple[str, ...] = ()
+    revoked_keys: tuple[bytes, ...] = ()  # KEYHASHes refused even when trusted
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,8 @@ def _signing(root: Path, path: Path, data: dict) -> SigningConfig:
         custom_tlvs=tuple(tlvs),
         pad=bool(data.get("pad", False) or data.get("confirm", False)),
         confirm=bool(data.get("confirm", False)),
+        trusted_keys=tuple(data.get("trusted_keys", ())),
+        revoked_keys=tuple(bytes.fromhex(h) for h in data.get("revoked_keys", ())),
     )
 
 

@@ -76,6 +76,14 @@ def choose_signer(
         signer = _private_key(path, environ, cache)
     else:
         signer = None
+    if signer is not None and signer.public.key_hash in config.revoked_keys:
+        raise ConfigError(
+            config_file,
+            "signing.revoked_keys",
+            f"{path} ({origin}) is revoked (KEYHASH {signer.public.key_hash.hex()}): the stages refuse "
+            "images it signs, so fwbuild does not sign with it",
+            "sign with a trusted key that is not revoked",
+        )
     if profile == "release":
         if signer is None:
             raise ConfigError(

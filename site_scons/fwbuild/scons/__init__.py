@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import SCons.Script
 
-from fwbuild.scons import builders, pipeline, progress, toolchain, variables
+from fwbuild.scons import builders, memo, pipeline, progress, toolchain, variables
 
 
 def generate(env) -> None:
@@ -23,11 +23,13 @@ def generate(env) -> None:
     toolchain.setup(env)
     progress.set_comstrs(env, verbose)
     env["PRINT_CMD_LINE_FUNC"] = progress.Progress()
+    env["FW_DECLARED"] = memo.Declared()
 
     env["BUILDERS"].update(builders.BUILDERS)
     env.AddMethod(pipeline.FirmwareProgram)
     env.AddMethod(pipeline.Firmware)
     env.AddMethod(pipeline.FirmwarePostBuild)
+    env.AddMethod(pipeline.TrustedKeys)
 
     if "compiledb" in SCons.Script.COMMAND_LINE_TARGETS:
         # SCons' own tool, loaded only when asked for: it adds a node per object.

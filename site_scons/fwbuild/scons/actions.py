@@ -63,6 +63,18 @@ def render_startup_code(target, source, env):
         raise memo.user_error(exc) from None
 
 
+def trusted_keys_action(target, source, env):
+    """fwbuild_keys.c and fwbuild_keys.h from fwbuild.json's trusted and revoked keys."""
+    from fwbuild.trustedkeys import HEADER, keys_c
+
+    try:
+        text = keys_c(memo.resolved(env).project)
+    except FwbuildError as exc:
+        raise memo.user_error(exc) from None
+    write_atomic(target[0].abspath, text)
+    write_atomic(target[1].abspath, HEADER)
+
+
 def check_elf(target, source, env):
     """Check where the sections landed, then move the linked program into place: the
     linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""

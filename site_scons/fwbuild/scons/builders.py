@@ -146,6 +146,9 @@ _startup_builder = SCons.Builder.Builder(
 )
 
 
+_keys_builder = SCons.Builder.Builder(action=actions.action(actions.trusted_keys_action, "$FW_GENCOMSTR"))
+
+
 _link_builder = SCons.Builder.Builder(
     action=[
         _LinkAction("$FW_LINKCOM", cmdstr="$FW_LINKCOMSTR"),
@@ -208,6 +211,7 @@ BUILDERS = {
     "FwText": _text_builder,
     "FwLinkerScript": _ldscript_builder,
     "FwStartup": _startup_builder,
+    "FwKeys": _keys_builder,
     "FwLink": _link_builder,
     "FwObjcopy": _objcopy_builder,
     "FwSlot": _slot_builder,

@@ -46,6 +46,23 @@ def once(env, key, make, *depends):
     return known[1]
 
 
+class Declared:
+    """Nodes declared once per run whichever clone asks (a stage's environment is a clone):
+    an object SCons does not copy into clones, keyed by what decides the nodes."""
+
+    def __init__(self):
+        self._nodes: dict = {}
+
+    def get(self, key, make):
+        if key not in self._nodes:
+            self._nodes[key] = make()
+        return self._nodes[key]
+
+
+def declared(env) -> Declared:
+    return env["FW_DECLARED"]
+
+
 def resolved(env):
     """Resolve project + target once per environment."""
 

@@ -112,11 +112,16 @@ def _compile(env, name, sources, subdir):
         ]
         + [tuple(m.split("=", 1)) if "=" in m else m for m in facts["macros"]],
     )
+    if callable(sources):  # sources that need the program's environment (flags, paths)
+        sources = sources(prog)
     objects = []
     for src in sorted(
         env.Flatten([env.File(s) if isinstance(s, str) else s for s in sources]),
         key=lambda n: n.srcnode().path,
     ):
+        if os.path.splitext(src.name)[1] in (".o", ".a"):  # made by the SConstruct, its own way
+            objects.append(src)
+            continue
         rel = os.path.relpath(src.srcnode().abspath, env["FW_PROJECT"])
         if rel.startswith(".."):
             rel = src.name
@@ -190,6 +195,25 @@ def _default_startup(env, prog, out, name):
     return library
 
 
+def TrustedKeys(env):
+    """fwbuild_keys.c (with fwbuild_keys.h beside it, in the build folder): the keys the
+    boot chain trusts and those it refuses, from fwbuild.json's signing section. Add the
+    node to the sources of each stage that checks images; a key change recompiles it alone."""
+    facts, build = memo.facts(env), env.Dir("$FW_BUILD_DIR")
+
+    def make():
+        from fwbuild.paths import real_path
+
+        files = [env.File(str(real_path(path))) for path in facts["trusted_key_files"]]
+        keys_c, _ = env.FwKeys(
+            [build.File("fwbuild_keys.c"), build.File("fwbuild_keys.h")],
+            [env.Value(facts["trusted_keys"]), *files],
+        )
+        return keys_c
+
+    return memo.declared(env).get(("trusted keys", build.abspath, facts["trusted_keys"]), make)
+
+
 class StageOutputs(NamedTuple):
     """One stage of the layout as built: a Program per slot (none for a prebuilt image),
     its slot images (signed stages), and the image ``combined.bin`` takes for it."""
@@ -205,7 +229,8 @@ def Firmware(env, app, bootloader=None, stages=None):
     each built stage compiled once and linked once per slot, each slot with a header
     signed, the combined image (the first stage and slot 0 of every later one), reports.
     ``stages`` gives the sources of the stages built here ("@<stage>"); in an Mbed layout
-    ``bootloader=`` is the bootloader's. Returns every output node."""
+    ``bootloader=`` is the bootloader's. Sources may be a function of the program's build
+    environment, called only when the stage is built. Returns every output node."""
     targets = env.get("FW_TARGETS") or [env["FW_TARGET"]]
     if len(targets) > 1:  # target=all or A,B: one environment per target, one graph
         each = [env.Clone(FW_TARGET=name, FW_TARGETS=[name]) for name in targets]  # see memo.once
@@ -259,30 +284,26 @@ def Firmware(env, app, bootloader=None, stages=None):
 
 
 def _stage_sources(facts, app, bootloader, stages) -> dict:
-    """The sources of every stage built in this run, by stage name; a stage built here
-    without sources, or sources for no such stage, stop the reading of the SConstruct."""
-    built = [stage["name"] for stage in facts["stages"][:-1] if stage["built"]]
+    """The sources of every stage built in this run, by stage name: ``stages`` for a boot
+    chain (one SConstruct may serve several targets, so sources of stages this layout does
+    not have are left unused), ``bootloader=`` (or ``stages["bootloader"]``) for an Mbed
+    layout's bootloader. A stage built here without sources stops the reading."""
     given = dict(stages or {})
-    if bootloader is not None and facts["mode"] != "chain":
-        given.setdefault("bootloader", bootloader)
-    unknown = sorted(set(given) - set(built) - ({"bootloader"} if bootloader is not None else set()))
-    if unknown:
-        listed = ", ".join(built) or "none"
-        memo.die(
-            f"env.Firmware(stages=...): {unknown[0]} is not a stage built in this run (stages built here: "
-            f'{listed}); name a stage whose image is "@<stage>" in the layout'
-        )
-    for name in built:
-        if not given.get(name):
-            if facts["mode"] == "chain":
-                memo.die(
-                    f'stage {name} is built here ("@{name}") but the SConstruct gives no sources for '
-                    f'it; call env.Firmware(app_sources, stages={{"{name}": sources}})'
-                )
+    if facts["mode"] != "chain" and bootloader is not None:
+        given["bootloader"] = bootloader
+    for stage in facts["stages"][:-1]:
+        name = stage["name"]
+        if not stage["built"] or given.get(name):
+            continue
+        if facts["mode"] == "chain":
             memo.die(
-                'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
-                "call env.Firmware(app_sources, bootloader=bootloader_sources)"
+                f'stage {name} is built here ("@{name}") but the SConstruct gives no sources for '
+                f'it; call env.Firmware(app_sources, stages={{"{name}": sources}})'
             )
+        memo.die(
+            'bootloader_img is "@bootloader" but the SConstruct gives no bootloader sources; '
+            "call env.Firmware(app_sources, bootloader=bootloader_sources)"
+        )
     given[facts["stages"][-1]["name"]] = app
     return given
 
