@@ -41,4 +41,26 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/fwb
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
     echo "$want" > "$stamp"
 fi
+# libsodium 1.0.20-stable (ISC licence), for the example boot chain's signature checks on the
+# device: its C sources come inside the PyNaCl 1.6.2 sdist on the Python package index,
+# pinned by hash. Only the files Ed25519 verification and SHA-256 need are kept, in the venv.
+SODIUM=.venv/share/libsodium-1.0.20-stable
+if [ ! -f "$SODIUM/.complete" ]; then
+    echo "setup: fetching libsodium sources (PyNaCl 1.6.2 sdist)"
+    tmp=$(mktemp -d)
+    echo "pynacl==1.6.2 --hash=sha256:018494d6d696ae03c7e656e5e74cdfd8ea1326962cc401bcf018f1ed8436811c" \
+        > "$tmp/requirements.txt"
+    .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+        --require-hashes -r "$tmp/requirements.txt" -d "$tmp"
+    src=pynacl-1.6.2/src/libsodium/src/libsodium
+    tar -xzf "$tmp/pynacl-1.6.2.tar.gz" -C "$tmp" pynacl-1.6.2/licenses/LICENSE.libsodium.txt "$src/include" \
+        "$src/crypto_sign/ed25519/ref10" "$src/crypto_core/ed25519/ref10" "$src/crypto_hash/sha512/cp" \
+        "$src/crypto_hash/sha256/cp" "$src/crypto_verify/verify.c" "$src/sodium/utils.c"
+    rm -rf "$SODIUM"
+    mkdir -p "$(dirname "$SODIUM")"
+    mv "$tmp/$src" "$SODIUM"
+    cp "$tmp/pynacl-1.6.2/licenses/LICENSE.libsodium.txt" "$SODIUM/LICENSE"
+    touch "$SODIUM/.complete"
+    rm -rf "$tmp"
+fi
 echo "setup: ready ($(arm-none-eabi-gcc -dumpversion 2>/dev/null || echo 'no arm-none-eabi-gcc'))"

@@ -1,6 +1,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "trailer.h"
 
 /* The build passes these as string macros, e.g. -DFW_VERSION=\"1.2.3\". */
 #ifndef FW_VERSION
@@ -36,10 +37,32 @@ static void put_version(void)
     board_puts(FW_VERSION);
 }
 
+/* In a boot chain, the slot this program runs from, from the linker (each slot is its own
+ * link); weak, so that without a chain they are 0. */
+extern const char __fwbuild_slot_start[] __attribute__((weak));
+extern const char __fwbuild_slot_size[] __attribute__((weak));
+extern const char __fwbuild_slot_index[] __attribute__((weak));
+
 int main(void)
 {
-    board_puts("fwbuild example app ");
+    if (__fwbuild_slot_start == 0) {
+        board_puts("fwbuild example app ");
+        put_version();
+        board_puts(" on " FW_TARGET "\n");
+        board_exit(0);
+    }
+    const uint32_t end = (uint32_t)(uintptr_t)__fwbuild_slot_start + (uint32_t)(uintptr_t)__fwbuild_slot_size;
+    /* A healthy application confirms itself, so its bootloader keeps it; one built with
+     * faulty=1 never does, and its trial boot is reverted at the next reset. */
+#if !defined(APP_FAULTY)
+    if (!trailer_confirmed(end)) {
+        trailer_confirm(end);
+    }
+#endif
+    board_puts("app: v");
     put_version();
-    board_puts(" on " FW_TARGET "\n");
+    board_puts(" slot ");
+    board_put_uint((uint32_t)(uintptr_t)__fwbuild_slot_index);
+    board_puts(trailer_confirmed(end) ? " confirmed\n" : " unconfirmed\n");
     board_exit(0);
 }
