@@ -15,9 +15,14 @@ PASSWORD_VARIABLE = "FWBUILD_SIGNING_KEY_PASSWORD"
 # MCUboot signature TLV per key kind.
 SIGNATURE_TLV = {"ecdsa-p256": 0x22, "ed25519": 0x24, "rsa-2048": 0x20, "rsa-3072": 0x23}
 
-# KEYHASH of example_project/keys/dev-signing-key.pem: release builds refuse it whatever
-# the file is called.
-DEVELOPMENT_KEY_HASHES = frozenset({"1f87116c0ef3329ab9a871adaa1bb728e27444938ac825ec6f148fa7e4a011f2"})
+# KEYHASHes of the example's development keys, example_project/keys/dev-signing-key.pem
+# (ECDSA P-256) and dev-ed25519-key.pem: release builds refuse them whatever the file is called.
+DEVELOPMENT_KEY_HASHES = frozenset(
+    {
+        "1f87116c0ef3329ab9a871adaa1bb728e27444938ac825ec6f148fa7e4a011f2",
+        "96d6ebee5d5ca4d967d821cb0894712609a4412c8f540c9e11df22888066167a",
+    }
+)
 # The first line of a development key file (the example's, and those `fwbuild new` makes):
 # release builds refuse a key file that carries it.
 DEVELOPMENT_MARK = "DEVELOPMENT SIGNING KEY"
