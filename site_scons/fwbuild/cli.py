@@ -225,13 +225,16 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from fwbuild.image import Part, hex_chunks
     from fwbuild.mcuboot import ImageOptions, auto_security_counter, make_image
     from fwbuild.project import SigningConfig
-    from fwbuild.signing import choose_signer, detached_signature, image_options
+    from fwbuild.signing import choose_signer, detached_signature, image_options, stage_version
 
     out = _output_path(args.output, "OUT")
     resolved = _resolved_or_none(args)
+    chosen = _chosen_slot(args, resolved, "sign")
     project = resolved.project if resolved else load_project(args.project)
     config = project.signing if resolved else SigningConfig()
     version = project.version if args.version is None else _version(args.version)
+    if args.version is None and chosen is not None:
+        version = stage_version(chosen[0], project.version)
     signer = choose_signer(project, "debug", args.key, args.sign_command).signer
     _, payload = _read_image(Path(args.input))
     if not payload:
@@ -241,12 +244,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
     mbed_format = False
     if resolved is not None:
         layout = resolved.layout
-        header = layout.region("header")
-        if header is None:
+        slot = chosen[1] if chosen else layout.stages[-1].slots[0]
+        if not slot.header_size:
             raise FwbuildError(f"{layout.target}: the layout has no header region; there is nothing to sign")
-        base = header.start
+        base = slot.start
         if layout.header_format == "mcuboot":
-            data = make_image(payload, _cli_options(image_options(layout, config, version), args), signer)
+            options = image_options(layout, config, version, slot)
+            data = make_image(payload, _cli_options(options, args), signer)
         else:
             from fwbuild.epoch import build_epoch
             from fwbuild.slot import mbed_slot_image
@@ -296,6 +300,85 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chosen_slot(args: argparse.Namespace, resolved, verb: str):
+    """The (stage, slot) that --stage/--slot name in the layout; None without them outside a
+    boot chain (the Mbed layouts: their application slot, as before). ``verb``: "sign" or
+    "check", for the messages."""
+    stage_name, index = args.stage, args.slot
+    if resolved is None:
+        if stage_name is not None or index is not None:
+            given = f"--stage {stage_name}" if stage_name is not None else f"--slot {index}"
+            raise FwbuildError(
+                f"{given}: a stage's slot is one of a layout's; give --target NAME (and --project DIR) "
+                "to read it"
+            )
+        return None
+    layout = resolved.layout
+    chain = layout.mode == "chain"
+    signed = [stage for stage in layout.stages if stage.header_size]
+    if stage_name is None:
+        if index is not None:
+            there = (
+                f"stages with a header: {_stage_choices(signed)}"
+                if signed
+                else "the layout has no stage with a header"
+            )
+            raise FwbuildError(f"--slot {index}: say whose slot with --stage STAGE; {there}")
+        if not chain:
+            return None
+        raise FwbuildError(
+            f"{layout.target} is a boot chain ({_layout_origin(resolved)}): say which slot image to "
+            f"{verb} with --stage STAGE --slot N, e.g. --stage {signed[-1].name} --slot 0; stages "
+            f"with a header: {_stage_choices(signed)}"
+        )
+    stage = next((st for st in layout.stages if st.name == stage_name), None)
+    if stage is None:
+        names = ", ".join(st.name for st in layout.stages)
+        raise FwbuildError(
+            f"--stage {stage_name or repr(stage_name)}: {layout.target}'s layout has no such stage; its "
+            f"stages are {names}"
+        )
+    if not stage.header_size:
+        why = (
+            "the first stage of a boot chain has no header and is never updated"
+            if chain
+            else f"{layout.target}'s layout (mode {layout.mode}) gives it no header region"
+        )
+        there = f"stages with a header: {_stage_choices(signed)}" if signed else "no stage has one"
+        raise FwbuildError(f"--stage {stage_name}: {why}, so there is no slot image to {verb}; {there}")
+    if index is None:
+        if len(stage.slots) > 1:
+            raise FwbuildError(
+                f"--stage {stage_name}: it has {len(stage.slots)} slots; say which with --slot N "
+                f"(0..{len(stage.slots) - 1})"
+            )
+        index = 0
+    if index >= len(stage.slots):
+        count = len(stage.slots)
+        if chain:
+            raise FwbuildError(
+                f"--slot {index}: stage {stage_name} of {layout.target} has {count} slot"
+                f"{'s' if count > 1 else ''}, numbered 0..{count - 1}"
+            )
+        raise FwbuildError(
+            f"--slot {index}: {layout.target}'s layout (mode {layout.mode}) is not a boot chain: its "
+            f"{stage_name} has one slot, --slot 0"
+        )
+    return stage, stage.slots[index]
+
+
+def _stage_choices(stages) -> str:
+    return ", ".join(
+        f"{st.name} (--slot 0)" if len(st.slots) == 1 else f"{st.name} (--slot 0..{len(st.slots) - 1})"
+        for st in stages
+    )
+
+
+def _layout_origin(resolved) -> str:
+    source = resolved.target.layout.get("boot_chain")
+    return f"boot_chain in {source.file}" if source is not None else "boot_chain"
+
+
 def _cli_options(options, args: argparse.Namespace):
     from dataclasses import replace
 
@@ -339,17 +422,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from fwbuild.signing import key_path
 
     resolved = _resolved_or_none(args)
+    chosen = _chosen_slot(args, resolved, "check")
     project = resolved.project if resolved else load_project(args.project)
     path, _ = key_path(project.signing, args.key, os.environ)
     key = load_public_key(path) if path else None
     image_path = Path(args.image)
-    _, data = _read_image(image_path)
+    base, data = _read_image(image_path)
     try:
         if not data:
             raise VerifyError("sizes", "the file holds no bytes")
         if len(data) >= 4 and int.from_bytes(data[:4], "little") == IMAGE_MAGIC:
             image = verify_image(data, key)
-            _check_against_layout(image, data, resolved)
+            if resolved is not None and resolved.layout.mode == "chain":
+                _check_against_slot(image, data, base, resolved.layout, chosen[1])
+            else:
+                _check_against_layout(image, data, resolved)
             what = f"MCUboot image {image.version}, {len(data)} bytes"
         elif resolved is not None and resolved.layout.header_format not in (None, "mcuboot"):
             what = _verify_mbed(image_path, data, resolved.layout, key)
@@ -384,6 +471,34 @@ def _check_against_layout(image, data: bytes, resolved) -> None:
         )
     if len(data) > app.end - header.start:
         raise VerifyError("sizes", f"{len(data)} bytes do not fit the {app.end - header.start}-byte slot")
+
+
+def _check_against_slot(image, data: bytes, base: int | None, layout: Layout, slot) -> None:
+    """A boot-chain slot image: its header size and its room are the slot's, and the program
+    after the header was linked for this slot (a stage runs in place, and the slots of a
+    stage have the same size, so only the reset vector tells slot 0's image from slot 1's)."""
+    from fwbuild.mcuboot import VerifyError
+
+    where = f"{slot.region} ({hex32(slot.start)}..{hex32(slot.end)})"
+    if image.header_size != slot.header_size:
+        raise VerifyError(
+            "sizes",
+            f"header size {image.header_size:#x}, {where} has {slot.header_size:#x} "
+            f"(boot_chain header_size of stage {slot.stage})",
+        )
+    if len(data) > slot.size:
+        raise VerifyError("sizes", f"{len(data)} bytes do not fit {where}, {slot.size} bytes")
+    if base is not None and base != slot.start:
+        raise VerifyError("slot", f"the .hex starts at {hex32(base)}, {where} at {hex32(slot.start)}")
+    vectors = data[slot.header_size : slot.header_size + 8]
+    if len(vectors) == 8:
+        reset = int.from_bytes(vectors[4:], "little") & ~1
+        if not slot.program_start <= reset < slot.end:
+            raise VerifyError(
+                "slot",
+                f"its reset vector {hex32(reset)} lies outside {where}: the program was linked for "
+                "another slot, and a stage runs in place from its own",
+            )
 
 
 def _verify_mbed(image_path: Path, data: bytes, layout: Layout, key) -> str:
@@ -557,12 +672,54 @@ def print_layout(layout: Layout) -> None:
         f"{layout.target} ({layout.mode}): flash {hex32(layout.flash_start)}.."
         f"{hex32(layout.flash_end)} ({_size(layout.flash_size)})"
     )
+    if layout.mode == "chain":
+        _print_table(_chain_rows(layout))
+        return
     rows = [("REGION", "START", "END", "SIZE")]
     for r in layout.regions:
         rows.append((r.name, hex32(r.start), hex32(r.end), _size(r.size)))
     for b in layout.ram:
         rows.append((f"ram {b.name}", hex32(b.start), hex32(b.end), _size(b.size)))
     _print_table(rows)
+
+
+def _chain_rows(layout: Layout) -> list[tuple[str, ...]]:
+    """A boot chain: every slot with its stage, slot number, header size and where its
+    program starts (linked there), then the state region; flash no region holds shows as
+    ``(unused)``; "-" where a column does not apply."""
+    rows: list[tuple[str, ...]] = [("REGION", "STAGE", "SLOT", "START", "END", "SIZE", "HEADER", "PROGRAM")]
+    at = layout.flash_start
+    for region in sorted(layout.regions, key=lambda r: r.start):
+        if region.start > at:
+            rows.append(
+                ("(unused)", "-", "-", hex32(at), hex32(region.start), _size(region.start - at), "-", "-")
+            )
+        slot = layout.slot(region.name)
+        if slot is None:
+            rows.append(
+                (region.name, "-", "-", hex32(region.start), hex32(region.end), _size(region.size), "-", "-")
+            )
+        else:
+            rows.append(
+                (
+                    region.name,
+                    slot.stage,
+                    str(slot.index),
+                    hex32(slot.start),
+                    hex32(slot.end),
+                    _size(slot.size),
+                    f"{slot.header_size:#x}" if slot.header_size else "-",
+                    hex32(slot.program_start),
+                )
+            )
+        at = max(at, region.end)
+    if at < layout.flash_end:
+        rows.append(
+            ("(unused)", "-", "-", hex32(at), hex32(layout.flash_end), _size(layout.flash_end - at), "-", "-")
+        )
+    for b in layout.ram:
+        rows.append((f"ram {b.name}", "-", "-", hex32(b.start), hex32(b.end), _size(b.size), "-", "-"))
+    return rows
 
 
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
@@ -621,6 +778,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _index(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a slot number; write e.g. 0 or 1") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: slots are numbered from 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fwbuild", description="Bootloader-ready Cortex-M firmware.")
     parser.add_argument("--version", action="version", version=f"fwbuild {__version__}")
@@ -673,12 +840,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
     p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
     p.add_argument("--confirm", action="store_true", help="like --pad, and set image_ok")
+    _slot_args(p, "sign")
     p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser("verify", help="check an image: exit 0 valid, 1 invalid")
     p.add_argument("image")
     p.add_argument("--key", help="public or private key (default: FWBUILD_SIGNING_KEY, then signing.key)")
     _target_args(p)
+    _slot_args(p, "check against")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="print an MCUboot image's header, TLVs and trailer")
@@ -721,6 +890,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="read header size, slot, write size and signing options from the layout")
     p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
+
+
+def _slot_args(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument("--stage", help=f"with --target, a boot chain: the stage whose slot image to {verb}")
+    p.add_argument(
+        "--slot", type=_index, help="with --stage: the slot, 0.. (a stage with one slot: 0, the default)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

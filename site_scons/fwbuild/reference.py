@@ -31,18 +31,36 @@ def _kind(node: dict[str, Any], defs: dict[str, Any]) -> str:
     return kind if isinstance(kind, str) else " or ".join(kind)
 
 
+def _object(node: Any, defs: dict[str, Any]) -> dict[str, Any] | None:
+    """The object with properties that ``node`` is or refers to ($defs), else None."""
+    if not isinstance(node, dict):
+        return None
+    if "$ref" in node:
+        node = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+    return node if node.get("type") == "object" and "properties" in node else None
+
+
 def _rows(prefix: str, node: dict[str, Any], defs: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for name, child in node.get("properties", {}).items():
         key = f"{prefix}{name}"
         description = " ".join(child.get("description", "").split())
         rows.append((key, _kind(child, defs), description))
-        if child.get("type") == "object" and "properties" in child:
-            rows += _rows(f"{key}.", child, defs)
-        items = child.get("items")
-        if isinstance(items, dict) and items.get("type") == "object":
+        inner = _object(child, defs)
+        if inner is not None:
+            rows += _rows(f"{key}.", inner, defs)
+        items = _object(child.get("items"), defs)
+        if items is not None:
             rows += _rows(f"{key}[].", items, defs)
     return rows
+
+
+def _escape(text: str) -> str:
+    """A description as table-cell text: ``|`` would end the cell, ``<stage>`` would read as
+    an HTML tag and ``*`` as emphasis."""
+    for char in "|<*":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def config_reference() -> str:
@@ -58,5 +76,5 @@ def config_reference() -> str:
         defs = schema.get("$defs", {})
         lines += ["", f"## {title}", "", "| key | type | meaning |", "|---|---|---|"]
         for key, kind, description in _rows("", schema, defs):
-            lines.append(f"| `{key}` | {kind} | {description.replace('|', chr(92) + '|')} |")
+            lines.append(f"| `{key}` | {kind} | {_escape(description)} |")
     return "\n".join(lines) + "\n"

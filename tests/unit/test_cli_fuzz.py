@@ -132,6 +132,9 @@ class World:
         }.items():
             self.mbed[name] = self.file(f"mbed-{name}.json", json.dumps(value).encode())
         self.existing = self.file("existing.json", b"{}")
+        self.chain = root / "chain"  # a boot chain: selector, bootloader (2 slots), application (2)
+        self.chain.mkdir()
+        shutil.copy(REPO / "tests" / "projects" / "chain" / "fwbuild.json", self.chain)
 
     def file(self, name: str, data: bytes) -> Path:
         path = self.root / name
@@ -281,6 +284,7 @@ def cases_merge(w: World) -> list[list[object]]:
 def cases_sign(w: World) -> list[list[object]]:
     out = w.out / "s.bin"
     plain = ["--header-size", "0x200"]
+    chain = ["--target", "MPS2_AN385", "--project", w.chain]
     return [
         ["sign", w.app],
         ["sign", w.missing, out, *plain],
@@ -318,10 +322,48 @@ def cases_sign(w: World) -> list[list[object]]:
         ["sign", w.app, out, "--target", "K64F", "--project", w.bad_project],
         ["sign", w.app, out, "--target", "NUCLEO_F429ZI"],  # no header region
         ["sign", w.app, out, "--target", "K64F", "--project", w.misaligned],
+        *(["sign", w.app, out, *argv] for argv in slot_cases(w)),
+        ["sign", w.app, out, *plain, "--stage", "application", "--slot", "0"],  # --stage without a target
+        ["sign", w.app, w.out, *chain, "--stage", "application", "--slot", "0"],
+        ["sign", w.empty, out, *chain, "--stage", "bootloader", "--slot", "1"],
+    ]
+
+
+def slot_cases(w: World) -> list[list[object]]:
+    """--stage/--slot naming no slot, or one that is not there (sign and verify)."""
+    chain = ["--target", "MPS2_AN385", "--project", w.chain]
+    mbed = ["--target", "K64F", "--project", REPO / "example_project"]  # managed: bootloader -> application
+    return [
+        ["--stage", "application"],  # no --target
+        ["--slot", "1"],
+        ["--stage", "application", "--slot", "1", "--project", w.chain],
+        [*chain],  # a chain: which slot?
+        [*chain, "--slot", "0"],  # whose?
+        [*chain, "--stage", "nope", "--slot", "0"],
+        [*chain, "--stage", "", "--slot", "0"],
+        [*chain, "--stage", "APPLICATION", "--slot", "0"],
+        [*chain, "--stage", "selector"],  # no header: nothing to sign
+        [*chain, "--stage", "selector", "--slot", "0"],
+        [*chain, "--stage", "application"],  # two slots: which?
+        [*chain, "--stage", "application", "--slot", "2"],
+        [*chain, "--stage", "bootloader", "--slot", "8"],
+        [*chain, "--stage", "application", "--slot", "99999999999999999999"],
+        [*chain, "--stage", "application", "--slot", "-1"],
+        [*chain, "--stage", "application", "--slot", "x"],
+        [*chain, "--stage", "application", "--slot", "0x1"],
+        [*chain, "--stage", "application", "--slot", ""],
+        [*chain, "--stage", "application", "--slot"],
+        [*chain, "--stage"],
+        ["--target", "NUCLEO_F429ZI", "--project", w.bad_project, "--stage", "application", "--slot", "0"],
+        [*mbed, "--stage", "application", "--slot", "1"],  # one slot outside a chain
+        [*mbed, "--stage", "bootloader", "--slot", "0"],  # no header
+        [*mbed, "--stage", "selector", "--slot", "0"],
+        ["--target", "NUCLEO_F429ZI", "--stage", "application", "--slot", "0"],  # no header at all
     ]
 
 
 def cases_verify(w: World) -> list[list[object]]:
+    slot1 = ["--target", "MPS2_AN385", "--project", w.chain, "--stage", "application", "--slot", "1"]
     return [
         ["verify"],
         ["verify", w.missing],
@@ -331,11 +373,15 @@ def cases_verify(w: World) -> list[list[object]]:
         ["verify", w.app, "--key", w.missing],
         ["verify", w.app, "--target", "NOPE"],
         ["verify", w.app, "--project", w.bad_project],
+        *(["verify", w.app, *argv] for argv in slot_cases(w)),
+        ["verify", w.missing, *slot1],
         # readable files that are not valid images: exit 1
         ["verify", w.empty],
         ["verify", w.eof_hex],
         ["verify", w.garbage],
         ["verify", w.app],
+        ["verify", w.app, *slot1],
+        ["verify", w.garbage, *slot1],
     ]
 
 
