@@ -271,7 +271,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
                 f"--slot-size {args.slot_size:#x}: a padded image is written in full, and no slot is "
                 f"larger than {MAX_BIN_SPAN:#x} bytes; give the slot's size (header start to slot end)"
             )
-        counter = args.security_counter
+        counter = args.security_counter or "auto"
         options = ImageOptions(
             header_size=args.header_size,
             version=version,
@@ -404,6 +404,17 @@ def _cli_options(options, args: argparse.Namespace):
         changes.update(pad=True, confirm=args.confirm or options.confirm)
     if args.align and args.target:
         changes["align"] = args.align
+    if args.security_counter is not None:  # given: it wins over fwbuild.json's
+        from fwbuild.mcuboot import auto_security_counter
+
+        counter = args.security_counter
+        changes["security_counter"] = (
+            None
+            if counter == "none"
+            else auto_security_counter(options.version)
+            if counter == "auto"
+            else counter
+        )
     return replace(options, **changes)
 
 
@@ -835,7 +846,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--align", type=_positive, help="flash write size (default: the target's, or 4)")
     p.add_argument("--erased-value", type=_byte, default=0xFF, help="default 0xFF")
     p.add_argument(
-        "--security-counter", type=_security_counter, default="auto", help="auto (default), a number, or none"
+        "--security-counter",
+        type=_security_counter,
+        default=None,
+        help="auto, a number, or none (default: fwbuild.json's with --target, else auto)",
     )
     p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
     p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
