@@ -6,9 +6,10 @@ cd "$(dirname "$0")"
 
 # gcc + libc6-dev: the host compiler for the bootloader's SHA-256 unit test; distcc and
 # ccache: compiler wrappers (cc_prefix=) a build farm uses, tested against a local distccd;
-# gdb-multiarch: `scons debug` and its test.
+# gdb-multiarch: `scons debug` and its test; libcairo2 and a monospace font: the test that
+# renders memory-map.svg (cairosvg).
 APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev distcc ccache
-    gdb-multiarch)
+    gdb-multiarch libcairo2 fonts-dejavu-core)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -23,7 +23,8 @@ def test_memory_map_draws_every_region(fw, example_build):
             label = "".join(group.find(f"{SVG}text").itertext())
             assert label.startswith(f"{region['name']} {hex32(region['start'])} "), label
             assert float(group.findall(f"{SVG}rect")[0].get("height")) >= 20  # small regions stay visible
-        assert int(groups["application"].get("data-used")) > 0
+        application = next(r["name"] for r in layout["regions"] if r.get("stage", r["name"]) == "application")
+        assert int(groups[application].get("data-used")) > 0  # the application's (first) slot
 
 
 def test_summary_and_size_report(fw, example_build):
@@ -32,7 +33,11 @@ def test_summary_and_size_report(fw, example_build):
     summary = [line for line in lines if line.startswith("  ")]
     for name in ("bootloader", "header", "application", "candidate", "ram SRAM_U"):
         assert any(line.split()[0:2] == name.split()[:2] or line.split()[0] == name for line in summary), name
-    assert any(line.startswith("  app: .text ") for line in lines)
+    assert any(line.split() == ["REGION", "START..END", "SIZE", "USED", "FREE", "USE"] for line in summary)
+    assert any(line.split()[:3] == ["PROGRAM", "STAGE", ".text"] for line in summary)
+    rows = [line.split() for line in summary]
+    programs = {w[0]: w[1] for w in rows if len(w) > 1 and w[1] in ("bootloader", "application")}
+    assert programs == {"bootloader": "bootloader", "app": "application"}  # a row per program
     report = json.loads((build.dir / "size-report.json").read_text())
     assert "build/K64F/obj/app/app/main.o" in report["app"]
     assert report["bootloader"]["build/K64F/bootloader/obj/bootloader/bootloader/sha256.o"]["text"] > 0
@@ -45,9 +50,15 @@ def test_summary_and_size_report(fw, example_build):
 
 def test_nearly_full_region_warns(fw, tmp_path):
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
-    fw.set_overrides(project, "K64F", restrict_size="0x1000")
+    room = 0x4000
+    fw.set_overrides(project, "K64F", restrict_size=hex(room))
+    first = fw.run_scons(project, "K64F")
+    assert first.returncode == 0, first.describe()
+    assert not [line for line in first.stdout.splitlines() if line.startswith("warning: application is")]
+    # filled to 95 %, whatever the example's application takes
+    filler = int(0.95 * room) - (project / "build/K64F/app.bin").stat().st_size
     (project / "app" / "filler.c").write_text(
-        "__attribute__((used)) const unsigned char filler[2400] = {1};\n"
+        f"__attribute__((used)) const unsigned char filler[{filler}] = {{1}};\n"
     )
     result = fw.run_scons(project, "K64F")
     assert result.returncode == 0, result.describe()

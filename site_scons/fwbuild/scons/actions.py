@@ -189,18 +189,34 @@ def repo_image_hook_action(target, source, env):
 
 
 def memory_map_action(target, source, env):
-    from fwbuild.memmap import map_sizes, memory_svg, program_sizes, region_usage, summary_lines
+    """The region summary (printed), memory-map.svg and size-report.json. Sources, by role:
+    "elf"/"map" the application's slot 0 program, "region:<name>" the image each slot
+    holds, "map:<program>" (and optionally "elf:<program>") an earlier stage built here."""
+    from fwbuild.image import read_parts
+    from fwbuild.memmap import map_sizes, memory_svg, program_sizes, program_uses, region_usage, summary_lines
 
     layout = memo.layout(env)
     roles = list(zip(env["FW_MEMMAP_ROLES"], source[1:]))
     files = {role: Path(node.abspath) for role, node in roles}
     app = program_sizes(files["elf"])
+    sizes = {layout.stages[-1].program: app}
+    for role, path in files.items():
+        if role.startswith("map:"):
+            program = role.split(":", 1)[1]
+            # one link writes the ELF and the map beside it: the map's ELF is as new as the map
+            sizes[program] = program_sizes(files.get(f"elf:{program}", path.with_suffix(".elf")))
     used: dict[str, int] = {}
     for role, node in roles:
         if role.startswith("region:"):
             used.update(_slot_use(layout, role.split(":", 1)[1], Path(node.abspath)))
+    image_bytes = {}  # a prebuilt stage: the bytes its image puts in its first slot, after a header
+    for stage in layout.stages:
+        image = files.get(f"region:{stage.slots[0].region}")
+        if stage.program not in sizes and image is not None:
+            held = sum(len(part.data) for part in read_parts(image, stage.slots[0].start))
+            image_bytes[stage.program] = max(held - stage.header_size, 0)
     uses = region_usage(layout, used, {layout.main_ram: app.ram})
-    print("\n".join(summary_lines(layout, uses, app)))
+    print("\n".join(summary_lines(layout, uses, program_uses(layout, sizes, image_bytes))))
     write_atomic(target[0].abspath, memory_svg(layout, uses))
     report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
     for role, path in files.items():
@@ -210,14 +226,15 @@ def memory_map_action(target, source, env):
 
 
 def _slot_use(layout, region: str, image: Path) -> dict[str, int]:
-    """Bytes used per region by the image a slot holds: in an Mbed layout the header region
-    and the application apart, a prebuilt bootloader per segment region."""
+    """Bytes used per region by the image a slot holds: in a boot chain the image's bytes
+    (a .hex's records, not its text); in an Mbed layout the header region and the
+    application apart, a prebuilt bootloader per segment region."""
     from fwbuild.image import read_parts
     from fwbuild.mbed_header import header_size
 
     slot = layout.slot(region)
     if layout.mode == "chain":
-        return {region: image.stat().st_size}
+        return {region: sum(len(part.data) for part in read_parts(image, slot.start))}
     if region == "application":
         header = layout.region("header")
         if header is None:
