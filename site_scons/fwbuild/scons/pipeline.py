@@ -357,8 +357,8 @@ def _memory_map(env, built):
             sources.append(image)
             roles.append(f"region:{slot['region']}")
         if stage.programs and stage is not built[-1]:
-            sources.append(stage.programs[0].map)
-            roles.append(f"map:{stage.facts['program']}")
+            sources += [stage.programs[0].map, stage.programs[0].elf]
+            roles += [f"map:{stage.facts['program']}", f"elf:{stage.facts['program']}"]
     return env.FwMemoryMap(
         [build.File("memory-map.svg"), build.File("size-report.json")], sources, FW_MEMMAP_ROLES=roles
     )
