@@ -114,7 +114,7 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
         },
     }
     facts["stages"] = [_stage_facts(resolved, stage, signer) for stage in layout.stages]
-    facts.update(_trust_facts(project))
+    facts.update(_trust_facts(project, choice.key_path if choice else project.signing.key))
     # What the build read besides the config files (their paths were chosen by the config).
     prebuilt = [stage.image for stage in layout.stages if not stage.built]
     read = (
@@ -128,13 +128,18 @@ def compute(resolved: Resolved, choice: SignerChoice | None, profile: str) -> di
     return json.loads(json.dumps(facts))  # the same types whether computed or read back
 
 
-def _trust_facts(project: Any) -> dict[str, Any]:
-    """What fwbuild_keys.c is made from: the configured entries (the signing key when none
-    is listed) and revoked hashes as text, and the key files among them."""
-    config = project.signing
-    entries = list(config.trusted_keys) or ([str(config.key)] if config.key else [])
+def _trust_facts(project: Any, signing_key: Path | None) -> dict[str, Any]:
+    """What fwbuild_keys.c is made from: the configured entries (the key the build signs
+    with when none is listed) and revoked hashes as text, and the key files among them."""
+    from fwbuild.trustedkeys import trusted_entries
+
+    entries = trusted_entries(project, signing_key)
     files = [str(project.root / e) for e in entries if not e.lstrip().startswith("-----BEGIN")]
-    text = json.dumps({"keys": entries, "revoked": [h.hex() for h in config.revoked_keys]}, sort_keys=True)
+    text = json.dumps(
+        {"keys": files, "inline": [e for e in entries if e.lstrip().startswith("-----BEGIN")],
+         "revoked": [h.hex() for h in project.signing.revoked_keys]},
+        sort_keys=True,
+    )  # fmt: skip
     return {"trusted_keys": text, "trusted_key_files": files}
 
 

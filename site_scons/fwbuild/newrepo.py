@@ -139,6 +139,7 @@ def _files(name: str, target: Target, layout: str) -> dict[str, bytes]:
         "app/main.c": (example / "app" / "main.c").read_bytes(),
         "common/board.c": (example / "common" / "board.c").read_bytes(),
         "common/board.h": (example / "common" / "board.h").read_bytes(),
+        "common/trailer.h": (example / "common" / "trailer.h").read_bytes(),
     }
     if layout == "managed":
         for source in sorted((example / "bootloader").iterdir()):

@@ -76,6 +76,17 @@ def copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
+ONE_STAGE = PROJECTS / "one_stage"
+
+
+def copy_one_stage(dest: Path) -> Path:
+    """The example with the one-stage Mbed layout on MPS2_AN385 too (its bootloader at 0x0,
+    the MCUboot slot at 0x8000, a candidate): tests/projects/one_stage/fwbuild.json."""
+    copy_project(EXAMPLE, dest)
+    shutil.copy(ONE_STAGE / "fwbuild.json", dest / "fwbuild.json")
+    return dest
+
+
 @dataclass
 class Run:
     args: list[str]
@@ -238,18 +249,23 @@ def build_copy(src: Path, dest: Path, target: str, *args: str) -> Build:
 def example_build(
     tmp_path_factory: pytest.TempPathFactory, key_files: dict[str, Path]
 ) -> Iterator[Callable[..., Build]]:
-    """``example_build(target, profile="debug")``: the example project built once per session.
-    Release builds sign with a throw-away key: they refuse the example's development key."""
-    cache: dict[tuple[str, str], Build] = {}
+    """``example_build(target, profile="debug", one_stage=False)``: the example project built
+    once per session; with ``one_stage`` its one-stage layout on every target (copy_one_stage).
+    Release builds sign with a throw-away key: they refuse the example's development keys."""
+    cache: dict[tuple[str, str, bool], Build] = {}
 
-    def get(target: str, profile: str = "debug") -> Build:
-        key = (target, profile)
+    def get(target: str, profile: str = "debug", one_stage: bool = False) -> Build:
+        key = (target, profile, one_stage)
         if key not in cache:
             dest = tmp_path_factory.mktemp(f"example-{target}-{profile}") / "project"
             args = [f"profile={profile}"]
             if profile == "release":
-                args.append(f"sign_key={key_files['ecdsa-p256']}")
-            cache[key] = build_copy(EXAMPLE, dest, target, *args)
+                args.append(f"sign_key={key_files['ed25519']}")
+            if one_stage:
+                copy_one_stage(dest)
+                cache[key] = Build(dest, target, run_scons(dest, target, *args))
+            else:
+                cache[key] = build_copy(EXAMPLE, dest, target, *args)
         return cache[key].require_ok()
 
     yield get

@@ -14,7 +14,7 @@ APP_LINE = "fwbuild example app {} on MPS2_AN385"
 
 @pytest.fixture
 def example(fw, example_build):
-    build = example_build(TARGET)
+    build = example_build(TARGET, one_stage=True)
     layout = build.layout()
 
     class Example:
@@ -94,7 +94,7 @@ def test_recovery_from_the_candidate(example, tmp_path):
 
 
 def test_scons_run_boots_the_image(fw, tmp_path):
-    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    project = fw.copy_one_stage(tmp_path / "project")
     result = fw.run_scons(project, TARGET, "run")
     assert result.returncode == 0, result.describe()
     assert "boot: active 1.0.0 ok" in result.output and APP_LINE.format("1.0.0") in result.output
@@ -103,7 +103,7 @@ def test_scons_run_boots_the_image(fw, tmp_path):
 def test_moved_layout_needs_no_source_change(fw, tmp_path):
     """Another slot, header size and candidate: the same bootloader source finds them all
     through fwbuild_layout.h."""
-    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    project = fw.copy_one_stage(tmp_path / "project")
     fw.set_overrides(
         project,
         TARGET,

@@ -126,7 +126,7 @@ def test_two_builds_of_one_folder_at_once(fw, tmp_path, key_files, started, roun
     """`scons target=K64F sign_key=other.pem & scons target=K64F`, started together from
     clean: one waits for the other, and the folder ends as the later one made it."""
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
-    dev, other = project / "keys/dev-signing-key.pem", key_files["ecdsa-p256"]
+    dev, other = project / "keys/dev-ed25519-key.pem", key_files["ecdsa-p256"]
     clean(project)
     first = started(fw, project, "target=K64F", f"sign_key={other}")
     second = started(fw, project, "target=K64F")
@@ -160,7 +160,7 @@ def gated(fw, tmp_path) -> Path:
 
 def test_the_second_build_waits_until_the_first_has_finished(fw, tmp_path, key_files, started):
     project = gated(fw, tmp_path)
-    dev, other = project / "keys/dev-signing-key.pem", key_files["ecdsa-p256"]
+    dev, other = project / "keys/dev-ed25519-key.pem", key_files["ecdsa-p256"]
     for _ in range(2):
         (project / "gate-K64F").touch()
         first = started(fw, project, "target=K64F", f"sign_key={other}")
@@ -182,7 +182,7 @@ def test_the_second_build_waits_until_the_first_has_finished(fw, tmp_path, key_f
 
 def test_a_killed_builds_lock_is_taken_over(fw, tmp_path, key_files, started):
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
-    dev, other = project / "keys/dev-signing-key.pem", key_files["ecdsa-p256"]
+    dev, other = project / "keys/dev-ed25519-key.pem", key_files["ecdsa-p256"]
     # Killed while nobody waits: the lock file stays, the next build takes it at once.
     status = fw.kill_build_after(project, "K64F", "SIGN build/K64F/app-signed.bin", f"sign_key={other}")
     assert status == -signal.SIGKILL
@@ -224,7 +224,7 @@ def test_other_settings_of_one_target_while_another_target_builds(fw, tmp_path, 
     database before, writes it after: the next K64F build with the project's key must sign
     again, not take the other key's image for up to date."""
     project = gated(fw, tmp_path)
-    dev, other = project / "keys/dev-signing-key.pem", key_files["ecdsa-p256"]
+    dev, other = project / "keys/dev-ed25519-key.pem", key_files["ecdsa-p256"]
     assert fw.run_scons(project, "K64F").returncode == 0
     (project / "gate-MPS2_AN385").touch()
     longer = started(fw, project, "target=MPS2_AN385")

@@ -45,13 +45,21 @@ def test_two_folders_give_the_same_bytes(fw, tmp_path, key_files, target):
         result = fw.run_scons(project, target, "profile=release", f"sign_key={key_files['ecdsa-p256']}")
         assert result.returncode == 0, result.describe()
     one, two = outputs(first / "build" / target), outputs(second / "build" / target)
-    expected = {"app.elf", "app.bin", "app.hex", "app-signed.bin", "app-signed.hex", "combined.bin",
-                "combined.hex", "layout.json", "build-info.json", "bootloader/bootloader.elf"}  # fmt: skip
+    if target == "MPS2_AN385":  # the example's boot chain
+        app = "application/slot0/app.elf"
+        expected = {app, "application/slot1/app-signed.bin", "bootloader/slot1/bootloader-signed.hex",
+                    "selector/slot0/selector.elf", "fwbuild_keys.c", "combined.bin", "combined.hex",
+                    "layout.json", "build-info.json"}  # fmt: skip
+    else:
+        app = "app.elf"
+        expected = {app, "app.bin", "app.hex", "app-signed.bin", "app-signed.hex", "combined.bin",
+                    "combined.hex", "layout.json", "build-info.json",
+                    "bootloader/bootloader.elf"}  # fmt: skip
     assert expected <= set(one)
     assert sorted(one) == sorted(two)
     different = [name for name in one if one[name] != two[name]]
     assert different == [], f"differ between the two folders: {different}"
-    assert str(first).encode() not in one["app.elf"]  # the checkout's path never reaches debug info
+    assert str(first).encode() not in one[app]  # the checkout's path never reaches debug info
 
 
 def test_changing_the_epoch_changes_only_the_timestamp(fw, tmp_path, monkeypatch):
@@ -158,32 +166,50 @@ def test_pinned_compiler(fw, tmp_path, key_files, profile, status):
     assert again.returncode == 0 and "toolchain.gcc" not in again.stderr, again.describe()
 
 
-def test_killed_builds_lose_nothing(fw, tmp_path):
-    """SIGKILL the whole scons process group right after the log shows one of 20 steps
-    (compile, link, sign, merge ...), then build again: every output must equal a clean
-    build's. Outputs are written to temporary names and renamed into place."""
-    reference = checkout(fw, tmp_path / "reference")
-    clean = fw.run_scons(reference, "MPS2_AN385", jobs=1)
+def _kill_at_every_kind_of_step(fw, tmp_path, make_project, target, count):
+    """SIGKILL the whole scons process group right after the log shows one of ``count``
+    steps spread over the build, and every link, sign and merge; then build again: every
+    output must equal a clean build's. Outputs are written to temporary names and renamed
+    into place."""
+    reference = make_project(tmp_path / "reference")
+    clean = fw.run_scons(reference, target, jobs=1)
     assert clean.returncode == 0, clean.describe()
-    expected = outputs(reference / "build/MPS2_AN385")
+    expected = outputs(reference / f"build/{target}")
     steps = [f"{verb} {name}" for verb, name in clean.steps]
     assert any(s.startswith("SIGN") for s in steps) and any(s.startswith("MERGE") for s in steps)
-    moments = sorted({round(i * (len(steps) - 1) / 19) for i in range(20)} | {steps.index(s) for s in steps
-                     if s.startswith(("LINK", "SIGN", "MERGE"))})  # fmt: skip
+    spread = {round(i * (len(steps) - 1) / (count - 1)) for i in range(count)}
+    moments = sorted(spread | {steps.index(s) for s in steps if s.startswith(("LINK", "SIGN", "MERGE"))})
 
     killed_during = []
     for moment in moments:
-        project = checkout(fw, tmp_path / f"victim-{moment}")
-        status = fw.kill_build_after(project, "MPS2_AN385", steps[moment])
+        project = make_project(tmp_path / f"victim-{moment}")
+        status = fw.kill_build_after(project, target, steps[moment])
         assert status == -signal.SIGKILL, f"the build was not killed during {steps[moment]}"
         killed_during.append(steps[moment])
-        again = fw.run_scons(project, "MPS2_AN385")
+        again = fw.run_scons(project, target)
         assert again.returncode == 0, f"after a kill during {steps[moment]}\n{again.describe()}"
-        got = {k: v for k, v in outputs(project / "build/MPS2_AN385").items() if not k.endswith(".tmp")}
+        got = {k: v for k, v in outputs(project / f"build/{target}").items() if not k.endswith(".tmp")}
         wrong = sorted(k for k in expected if got.get(k) != expected[k])
         assert not wrong, f"after a kill during {steps[moment]}: {wrong} differ from a clean build"
         assert sorted(got) == sorted(expected)
-    assert len(moments) >= 20 and any(k.startswith("SIGN") for k in killed_during), killed_during
+    assert len(moments) >= count and any(k.startswith("SIGN") for k in killed_during), killed_during
+
+
+def test_killed_builds_lose_nothing(fw, tmp_path):
+    """The one-stage layout (K64F), killed at 24 points or more."""
+    _kill_at_every_kind_of_step(fw, tmp_path, lambda dest: checkout(fw, dest), "K64F", 24)
+
+
+def test_killed_chain_builds_lose_nothing(fw, tmp_path, key_files):
+    """A three-stage chain: kills during each slot's link and signing too."""
+
+    def chain(dest: Path) -> Path:
+        project = fw.copy_project(fw.PROJECTS / "chain", dest)
+        shutil.copy(key_files["ed25519"], project / "signing.pem")
+        fw.edit_project(project, signing={"key": "signing.pem"})
+        return project
+
+    _kill_at_every_kind_of_step(fw, tmp_path, chain, "MPS2_AN385", 8)
 
 
 @pytest.fixture

@@ -90,7 +90,8 @@ def test_example_signs_with_its_development_key_in_debug(fw, tmp_path, keys):
     project = mcuboot_project(fw, tmp_path, "MPS2_AN385")
     result = fw.run_scons(project, "MPS2_AN385")
     assert result.returncode == 0, result.describe()
-    assert imgtool_verify(project / "build/MPS2_AN385/app-signed.bin", keys.DEV_KEY) == VerifyResult.OK
+    example_key = fw.EXAMPLE / "keys" / "dev-ed25519-key.pem"  # fwbuild.json's signing.key
+    assert imgtool_verify(project / "build/MPS2_AN385/app-signed.bin", example_key) == VerifyResult.OK
 
 
 def test_debug_without_a_key_carries_the_hash_only(fw, tmp_path):

@@ -68,7 +68,7 @@ def trusted_keys_action(target, source, env):
     from fwbuild.trustedkeys import HEADER, keys_c
 
     try:
-        text = keys_c(memo.resolved(env).project)
+        text = keys_c(memo.resolved(env).project, memo.signer(env).key_path)
     except FwbuildError as exc:
         raise memo.user_error(exc) from None
     write_atomic(target[0].abspath, text)
