@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct slot {
-    uint32_t start;       /* the slot's first byte: the image header */
+    uintptr_t start;      /* the slot's first byte: the image header */
     uint32_t size;        /* header, program, TLVs and, at the very end, the trailer */
     uint32_t header_size; /* what the layout gives this stage (<STAGE>_HEADER_SIZE) */
 };
