@@ -650,7 +650,7 @@ def cmd_getpub(args: argparse.Namespace) -> int:
     if args.format == "pem":
         text = key.pem().encode()
     elif args.format == "c":
-        text = public_key_c(key).encode()
+        text = public_key_c(key, args.name).encode()
     else:
         text = key.der
     if out is not None:
@@ -896,9 +896,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("getpub", help="export a key's public half")
     p.add_argument("key")
     p.add_argument("--format", choices=("pem", "c", "raw"), default="pem", help="raw: the DER MCUboot embeds")
+    p.add_argument(
+        "--name",
+        type=_c_identifier,
+        default="fw_public_key",
+        help="with --format c: the array's name (fwbuild_keys.c names its keys fwbuild_trusted_key_N)",
+    )
     p.add_argument("--out", help="write here instead of stdout")
     p.set_defaults(func=cmd_getpub)
     return parser
+
+
+def _c_identifier(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a C identifier")
+    return text
 
 
 def _target_args(p: argparse.ArgumentParser) -> None:

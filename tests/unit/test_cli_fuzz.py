@@ -471,6 +471,8 @@ def cases_getpub(w: World) -> list[list[object]]:
         ["getpub", w.garbage],
         ["getpub", w.garbage_pem],
         ["getpub", DEV_KEY, "--format", "jwk"],
+        ["getpub", DEV_KEY, "--format", "c", "--name", "1st key"],
+        ["getpub", DEV_KEY, "--format", "c", "--name", ""],
         ["getpub", DEV_KEY, "--out", w.out],
         ["getpub", DEV_KEY, "--out", w.under_file],
         ["getpub", w.garbage_pem, "--out", out],

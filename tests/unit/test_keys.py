@@ -91,3 +91,19 @@ def test_release_rules(tmp_path, ec_key, keys):
     own = keys.write(tmp_path / "own.pem", ec_key)
     assert choose_signer(project, "release", str(own), environ={}).signer is not None
     assert choose_signer(project, "debug", environ={}).signer is None
+
+
+def test_generated_trusted_keys_are_what_getpub_prints(ws, keys, capsys):
+    """Each key in fwbuild_keys.c is the text `fwbuild getpub --format c --name ...` prints."""
+    from fwbuild.cli import main
+    from fwbuild.project import load_project
+    from fwbuild.trustedkeys import keys_c
+
+    first = keys.write(ws.root / "first.pem", keys.generate("ed25519"))
+    second = keys.write(ws.root / "second.pem", keys.generate("ecdsa-p256"))
+    ws.project(name="p", signing={"key": "first.pem", "trusted_keys": ["first.pem", "second.pem"]})
+    text = keys_c(load_project(ws.root))
+    for i, key in enumerate((first, second)):
+        assert main(["getpub", str(key), "--format", "c", "--name", f"fwbuild_trusted_key_{i}"]) == 0
+        assert capsys.readouterr().out in text
+    assert "fwbuild_trusted_key_count = 2;" in text and "fwbuild_revoked_key_count = 0;" in text
