@@ -191,13 +191,17 @@ def test_a_killed_builds_lock_is_taken_over(fw, tmp_path, key_files, started):
     assert result.returncode == 0 and "waiting" not in result.stderr, result.describe()
     check_signed_with(fw, project, dev, other)
 
-    # Killed while another build waits for it: that one goes on.
+    # Killed while another build waits for it: that one goes on. The first is held in an
+    # image-stage hook until it is killed, so the second surely finds it building.
     clean(project)
+    project = gated(fw, tmp_path / "gated")
+    (project / "gate-K64F").touch()
     first = started(fw, project, "target=K64F", f"sign_key={other}")
-    first.wait_for(r"LINK build/K64F/app\.elf")
+    first.wait_for(r"HOOK gate ")
     second = started(fw, project, "target=K64F")
     second.wait_for(r"^waiting for another build", where="err")
     first.kill()
+    (project / "gate-K64F").unlink()
     assert second.finish(timeout=120) == 0, second.describe()
     check_signed_with(fw, project, dev, other)
     again = fw.run_scons(project, "K64F")
