@@ -148,3 +148,43 @@ def test_a_stage_without_sources_is_named(fw, tmp_path):
     assert 'stage bootloader is built here ("@bootloader")' in result.stderr
     assert 'stages={"bootloader": sources}' in result.stderr
     shutil.rmtree(project / "build", ignore_errors=True)
+
+
+def test_the_mbed_layout_is_a_chain_of_two(fw, tmp_path, key_files):
+    """The one-stage Mbed layout and the same design written as a boot chain of two give the
+    same bootloader, application, slot image and combined bytes: one walk builds both."""
+    designs = {
+        "mbed": {"bootloader_img": "@bootloader", "bootloader_size": "0x8000", "header_offset": "0x8000",
+                 "app_offset": "0x8400"},
+        "chain": {"boot_chain": {"stages": [
+            {"stage": "bootloader", "image": "@bootloader", "size": "0x8000"},
+            {"stage": "application", "header_size": "0x400"},
+        ]}},
+    }  # fmt: skip
+    for name, overrides in designs.items():
+        project = tmp_path / name
+        for program in ("app", "bootloader"):  # programs that do not ask the layout anything
+            (project / program).mkdir(parents=True)
+            (project / program / "main.c").write_text(
+                f"int main(void) {{ for (;;) {{ }} }} /* {program} */\n"
+            )
+        (project / "SConstruct").write_text(
+            "import fwbuild\n"
+            'env = Environment(tools=["default", "fwbuild"], toolpath=[fwbuild.scons_toolpath()])\n'
+            'boot = Glob("bootloader/*.c")\n'
+            'env.Firmware(Glob("app/*.c"), bootloader=boot, stages={"bootloader": boot})\n'
+        )
+        (project / "fwbuild.json").write_text(
+            json.dumps({"name": "same", "version": "1.0.0", "target_overrides": {"K64F": overrides}})
+        )
+        result = fw.run_scons(project, "K64F", f"sign_key={key_files['ed25519']}")
+        assert result.returncode == 0, result.describe()
+    one, two = tmp_path / "mbed" / "build" / "K64F", tmp_path / "chain" / "build" / "K64F"
+    pairs = [
+        ("bootloader/bootloader.bin", "bootloader/slot0/bootloader.bin"),
+        ("app.bin", "application/slot0/app.bin"),
+        ("app-signed.bin", "application/slot0/app-signed.bin"),
+        ("combined.bin", "combined.bin"),
+    ]
+    for mine, theirs in pairs:
+        assert (one / mine).read_bytes() == (two / theirs).read_bytes(), (mine, theirs)
