@@ -93,7 +93,7 @@ def ours(folder: Path, target: str, out: Path) -> dict[str, float]:
 
     def bin_path() -> None:
         slot = mcuboot_slot_image(layout, project.signing, project.version, app, signer)
-        parts[:] = combined_parts(layout, [Part("boot", 0, boot)], Part("slot", header.start, slot))
+        parts[:] = combined_parts(layout, [Part("boot", 0, boot)], [Part("slot", header.start, slot)])
         write_atomic(out / "app-signed.bin", slot)
         write_atomic(out / "combined.bin", combined_image(layout, parts))
 
@@ -255,7 +255,7 @@ def memory_child(folder: Path, target: str) -> None:
         before = _peak_rss()
         tracemalloc.start()
         slot = mcuboot_slot_image(layout, project.signing, project.version, app, signer)
-        parts = combined_parts(layout, [Part("boot", 0, boot)], Part("slot", header.start, slot))
+        parts = combined_parts(layout, [Part("boot", 0, boot)], [Part("slot", header.start, slot)])
         write_atomic(out / "app-signed.bin", slot)
         write_atomic(out / "combined.bin", combined_image(layout, parts))
         write_atomic(out / "combined.hex", hex_chunks(parts))
