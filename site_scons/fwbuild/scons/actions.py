@@ -44,16 +44,6 @@ def write_value(target, source, env):
     write_atomic(target[0].abspath, source[0].get_text_contents())
 
 
-def render_linker_script(target, source, env):
-    from fwbuild.linker import render_linker
-
-    context = json.loads(source[1].get_text_contents())
-    try:
-        write_atomic(target[0].abspath, render_linker(context, source[0].abspath))
-    except FwbuildError as exc:
-        raise memo.user_error(exc) from None
-
-
 def render_startup_code(target, source, env):
     from fwbuild.startup import render_startup
 
