@@ -14,7 +14,9 @@ void board_put_uint(uint32_t value)
     board_puts(p);
 }
 
-#if defined(TARGET_MPS2_AN385)
+/* FW_SEMIHOSTING: the target declares that its console is semihosting, as on the boards
+ * QEMU models (their target files list the macro). */
+#if defined(FW_SEMIHOSTING)
 
 /* ARM semihosting, as QEMU implements it (-semihosting-config enable=on). */
 #define SYS_WRITE0 0x04

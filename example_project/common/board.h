@@ -11,7 +11,7 @@ void board_puts(const char *s);
 /* Print an unsigned number in decimal. */
 void board_put_uint(uint32_t value);
 
-/* Stop the program. Under QEMU (TARGET_MPS2_AN385) QEMU exits with `status`;
+/* Stop the program. Under QEMU (targets with the FW_SEMIHOSTING macro) QEMU exits with `status`;
  * on a real board this never returns. */
 __attribute__((noreturn)) void board_exit(int status);
 
