@@ -29,7 +29,9 @@ class TargetReport:
 
 # Values the layout is computed from: when one of them was wrong (and left out to check
 # the rest), the layout would be computed from a stand-in and its errors misleading.
-LAYOUT_INPUTS = frozenset(("core", "vtor", "flash", "vector_count", "pad_to_region_end", *LAYOUT_KEYS))
+LAYOUT_INPUTS = frozenset(
+    ("core", "fpu", "float_abi", "vtor", "flash", "vector_count", "pad_to_region_end", *LAYOUT_KEYS)
+)
 MAX_ROUNDS = 64
 
 
@@ -204,7 +206,8 @@ def describe(report: TargetReport) -> list[str]:
     sizes = " / ".join(dict.fromkeys(f"{size // 1024} KiB" for _, size in target.sectors))
     lines = [
         f"ok: {target.name} ({' <- '.join(target.chain)})",
-        f"  core {target.core}, {target.vector_count} vectors, flash {hex32(target.flash_start)}.."
+        f"  core {target.core_choice.describe()}, {'VTOR' if target.vtor else 'no VTOR'}, "
+        f"{target.vector_count} vectors, flash {hex32(target.flash_start)}.."
         f"{hex32(target.flash_end)} in {sizes} sectors, write size {target.write_size}",
         "  RAM " + ", ".join(b.describe() for b in target.ram) + f" (main: {target.main_ram})",
         f"  layout ({layout.mode}): " + ", ".join(r.describe() for r in layout.regions),

@@ -55,7 +55,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             if keys & {"mbed_app_start", "mbed_app_size"}
             else "none"
         )
-        rows.append((name, t.core, f"{_size(t.flash_size)}@{hex32(t.flash_start)}", sectors, mode))
+        rows.append((name, t.core_label, f"{_size(t.flash_size)}@{hex32(t.flash_start)}", sectors, mode))
     _print_table(rows)
     for problem in dict.fromkeys(problems):
         print(format_error(problem), file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fwbuild import shipped
+from fwbuild.cores import CoreChoice, CoreError, choose
 from fwbuild.errors import ConfigError
 from fwbuild.jsonfile import read_json, validate
 from fwbuild.paths import not_a_file
@@ -39,20 +40,6 @@ LAYOUT_KEYS = (
     "post_build_hooks",
     "boot_chain",
 )
-
-# -mcpu/-mfpu/-mfloat-abi per core, chosen so that each maps onto one of newlib's multilibs
-# (arm-none-eabi-gcc -print-multi-lib): thumb/v6-m, v7-m, v7e-m(+fp/+dp)/hard, v8-m.main.
-CORE_FLAGS: dict[str, tuple[str, ...]] = {
-    "cortex-m0": ("-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m0plus": ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m3": ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m4": ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m4f": ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
-    "cortex-m7": ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m7f": ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard"),
-    "cortex-m33": ("-mcpu=cortex-m33+nofp", "-mthumb", "-mfloat-abi=soft"),
-    "cortex-m33f": ("-mcpu=cortex-m33", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard"),
-}
 
 PROFILES = ("debug", "release")
 
@@ -106,7 +93,9 @@ class Target:
     file: Path
     chain: tuple[str, ...]
     description: str
-    core: str
+    core: str  # the core's name in fwbuild.cores.CORES ("cortex-m4f" in a file is cortex-m4 + single)
+    fpu: str  # "none" | "single" | "double"
+    float_abi: str  # "soft" without an FPU, else "hard" | "softfp"
     vtor: bool
     flash_start: int
     flash_size: int
@@ -135,8 +124,22 @@ class Target:
         return self.flash_start + self.flash_size
 
     @property
+    def core_choice(self) -> CoreChoice:
+        return choose(self.core, self.fpu, self.float_abi)
+
+    @property
     def core_flags(self) -> tuple[str, ...]:
-        return CORE_FLAGS[self.core]
+        """-mcpu, -mthumb, -mfpu, -mfloat-abi: the same for compile and link, GCC and clang."""
+        return self.core_choice.flags
+
+    @property
+    def core_label(self) -> str:
+        """The core in a word, as `fwbuild targets` lists it: "f" for an FPU (cortex-m4f), and
+        its precision where the core may carry either (cortex-m7f-sp, cortex-m7f-dp)."""
+        if self.fpu == "none":
+            return self.core
+        precision = f"-{self.fpu[0]}p" if len(self.core_choice.core.fpus) > 2 else ""
+        return f"{self.core}f{precision}" + (",softfp" if self.float_abi == "softfp" else "")
 
     def flags(self, profile: str) -> dict[str, tuple[str, ...]]:
         """cflags/ldflags for a profile: the core's, then common, then the profile's."""
@@ -417,7 +420,12 @@ def _build_target(
     overrides: dict[str, Sourced],
 ) -> Target:
     r = _Reader(name, file, merged)
-    core = r.raw("core")
+    try:
+        cpu = choose(r.raw("core"), r.raw("fpu", None), r.raw("float_abi", None))
+    except CoreError as exc:
+        raise ConfigError(
+            r.origin(exc.key if r.has(exc.key) else "core"), exc.key, exc.problem, exc.fix
+        ) from None
     flash_start = r.number("flash.start")
     flash_size = r.number("flash.size")
     flash = r.span("flash.size", "flash", flash_start, flash_size, "flash.start", "flash.size")
@@ -504,8 +512,10 @@ def _build_target(
         file=file,
         chain=chain,
         description=r.raw("description", ""),
-        core=core,
-        vtor=bool(r.raw("vtor", core != "cortex-m0")),
+        core=cpu.core.name,
+        fpu=cpu.fpu,
+        float_abi=cpu.float_abi,
+        vtor=bool(r.raw("vtor", cpu.core.vtor)),
         flash_start=flash_start,
         flash_size=flash_size,
         sectors=sectors,

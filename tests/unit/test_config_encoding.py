@@ -21,6 +21,7 @@ from fwbuild.targets import TargetSet
 
 BOARD = {
     "core": "cortex-m4",
+    "fpu": "none",
     "description": "Carte d'évaluation",  # not ASCII: its encoding matters
     "flash": {"start": 0, "size": "0x100000", "sectors": [[0, "0x1000"]]},
     "ram": [{"name": "SRAM", "start": "0x20000000", "size": "0x10000"}],
@@ -32,7 +33,7 @@ OFFSET = TEXT.encode("utf-8").index("é".encode())  # the first byte that differ
 ENCODINGS = {
     "latin-1": (
         TEXT.encode("latin-1"),
-        rf"byte 0xE9 at offset {OFFSET} \(line 3, column \d+\) is not UTF-8; the file looks like Latin-1",
+        rf"byte 0xE9 at offset {OFFSET} \(line 4, column \d+\) is not UTF-8; the file looks like Latin-1",
     ),
     "utf-16 with BOM": (TEXT.encode("utf-16"), r"starts with a UTF-16 byte-order mark \(FF FE at byte 0\)"),
     "utf-16 without BOM": (TEXT.encode("utf-16-le"), r"a NUL byte at offset 1 \(line 1, column 2\)"),

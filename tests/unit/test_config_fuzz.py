@@ -119,7 +119,9 @@ def target_documents() -> st.SearchStrategy[dict[str, Any]]:
         }
     )
     keys = {
-        "core": st.sampled_from(["cortex-m0", "cortex-m4", "cortex-m33f"]),
+        "core": st.sampled_from(["cortex-m0", "cortex-m4", "cortex-m7f", "cortex-m33f", "cortex-m55"]),
+        "fpu": st.sampled_from(["none", "single", "double"]),
+        "float_abi": st.sampled_from(["hard", "softfp"]),
         "vtor": st.booleans(),
         "flash": flash,
         "ram": st.lists(bank, min_size=1, max_size=3),

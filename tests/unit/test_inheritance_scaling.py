@@ -15,6 +15,7 @@ from fwbuild.targets import MAX_INHERITANCE_DEPTH, TargetSet
 BASE = {
     "public": False,
     "core": "cortex-m4",
+    "fpu": "none",
     "flash": {"start": 0, "size": "0x100000", "sectors": [[0, "0x1000"]]},
     "ram": [{"name": "SRAM", "start": "0x20000000", "size": "0x10000"}],
     "vector_count": 32,

@@ -307,6 +307,7 @@ def test_application_too_small_for_its_vector_table(ws):
         "TINY",
         {
             "core": "cortex-m4",
+            "fpu": "none",
             "flash": {"start": 0, "size": "0x10000", "sectors": [[0, 128]]},
             "ram": [{"name": "RAM", "start": "0x20000000", "size": "0x8000"}],
             "vector_count": 102,

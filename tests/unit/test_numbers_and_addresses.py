@@ -17,6 +17,7 @@ from fwbuild.values import MAX_TEXT, ValueParseError, parse_int
 
 BOARD = {
     "core": "cortex-m4",
+    "fpu": "none",
     "flash": {
         "start": "0x08000000",
         "size": "0x100000",
