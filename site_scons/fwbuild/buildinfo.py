@@ -19,9 +19,16 @@ from fwbuild import __version__
 from fwbuild.errors import ConfigError
 
 PACKAGES = ("scons", "intelhex", "pyelftools", "cryptography", "jinja2", "jsonschema")
-# The tools a build records under "toolchain", and the command each is (after the prefix):
-# verify-build runs only these, never a command a file names.
-TOOLS = {"cc": "gcc", "objcopy": "objcopy"}
+# The tools a build records under "toolchain" for each toolchain (its "name"; "gnu" when a
+# record has none), and the command each is ({prefix}: the GNU tools' prefix): verify-build
+# runs only these, never a command a file names.
+TOOLS = {
+    "gnu": {"cc": "{prefix}gcc", "ld": "{prefix}ld", "objcopy": "{prefix}objcopy"},
+    "llvm": {"cc": "clang", "ld": "ld.lld", "objcopy": "{prefix}objcopy"},
+}
+# Recorded beside them: the toolchain's name, the C library (newlib's version and archive)
+# and the compiler helpers (libgcc.a, of the arm-none-eabi-gcc whose --version follows).
+FACTS = ("name", "libc", "builtins")
 _SHA256 = re.compile("[0-9a-f]{64}")
 
 
@@ -97,13 +104,16 @@ def load_build_info(info_path: Path) -> dict[str, Any]:
     toolchain = info.get("toolchain", {})
     if not isinstance(toolchain, dict):
         raise ConfigError(info_path, "toolchain", "is not an object", fix)
+    known = (*TOOLS["gnu"], *FACTS)
     for key, value in toolchain.items():
-        if key not in TOOLS:
+        if key not in known:
             raise ConfigError(
-                info_path, f"toolchain.{key}", f"is not a tool fwbuild records ({', '.join(TOOLS)})", fix
+                info_path, f"toolchain.{key}", f"is not a tool fwbuild records ({', '.join(known)})", fix
             )
         if not isinstance(value, str):
             raise ConfigError(info_path, f"toolchain.{key}", "is not a version line", fix)
+    if toolchain.get("name", "gnu") not in TOOLS:
+        raise ConfigError(info_path, "toolchain.name", f"is not a toolchain ({', '.join(TOOLS)})", fix)
     return info
 
 
@@ -133,9 +143,32 @@ def verify_build(info_path: Path, prefix: str = "arm-none-eabi-") -> list[str]:
                 f"{name}: SHA-256 {digest[:16]}... ({len(data)} bytes), the record says "
                 f"{record['sha256'][:16]}... ({record['size']} bytes)"
             )
-    tools = {key: prefix + command for key, command in TOOLS.items()}
-    for key, recorded in sorted(info.get("toolchain", {}).items()):
-        now = tool_version(tools[key])
+    recorded_tools = dict(info.get("toolchain", {}))
+    name = recorded_tools.pop("name", "gnu")
+    tools = {key: command.format(prefix=prefix) for key, command in TOOLS[name].items()}
+    gcc = prefix + "gcc"
+    for key, recorded in sorted(recorded_tools.items()):
+        if key == "libc":  # "newlib 3.3.0 (libc_nano.a)": the version newlib's headers give now
+            now, recorded = newlib_now(gcc), recorded.split(" (")[0]
+            what = f"newlib of {gcc}"
+        elif key == "builtins":
+            now, what = "libgcc.a of " + tool_version(gcc), f"libgcc.a of {gcc}"
+        else:
+            now, what = tool_version(tools[key]), tools[key]
         if now != recorded:
-            problems.append(f"toolchain {key}: {tools[key]} is '{now}', the record says '{recorded}'")
+            problems.append(f"toolchain {key}: {what} is '{now}', the record says '{recorded}'")
     return problems
+
+
+def newlib_now(gcc: str = "arm-none-eabi-gcc") -> str:
+    """The version of the newlib ``gcc`` links (its headers, beside its libc.a)."""
+    from fwbuild.toolchains import newlib_version
+
+    try:
+        result = subprocess.run([gcc, "-print-file-name=libc.a"], capture_output=True, text=True)
+    except OSError:
+        return "not found"
+    libc = Path(result.stdout.strip())
+    if not libc.is_absolute():
+        return "not found"
+    return newlib_version(libc.resolve().parent.parent / "include")

@@ -1,9 +1,14 @@
-"""The cross toolchain in an environment: arm-none-eabi-gcc replaces the host compiler,
-with flags and an ``ENV`` that make objects reproducible across checkouts and machines."""
+"""The cross toolchain in an environment: arm-none-eabi-gcc (``toolchain=gnu``, the default)
+or clang with ld.lld (``toolchain=llvm``) replaces the host compiler, with flags and an
+``ENV`` that make objects reproducible across checkouts and machines."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
+
+import SCons.Script
 
 
 def setup(env) -> None:
@@ -40,6 +45,8 @@ def setup(env) -> None:
     # "content", not "content-timestamp": generated files (app.ld, fwbuild_layout.h) rewritten
     # within the same second keep their mtime, and content-timestamp would then miss them.
     env.Decider("content")
+    if env.get("FW_TOOLCHAIN", "gnu") == "llvm":
+        _setup_llvm(env)
     # Tools run with PATH only (where the user's toolchain is), not the whole host environment.
     env["ENV"] = {"PATH": os.environ.get("PATH", os.defpath)}
     # ...plus what a compiler wrapper reads (ccache's cache folder, distcc's hosts).
@@ -50,6 +57,143 @@ def setup(env) -> None:
             if k in ("HOME", "TMPDIR") or k.startswith(("CCACHE_", "DISTCC_"))
         }
     )
+    if env.get("FW_TOOLCHAIN", "gnu") == "llvm" and not SCons.Script.GetOption("help"):
+        _require_llvm(env)
+
+
+def _setup_llvm(env) -> None:
+    """clang and ld.lld for bare-metal Arm: the target triple and newlib's headers on every
+    compile; the link takes no default libraries (``link_flags`` names them)."""
+    env["CC"] = env["AS"] = env["LINK"] = "clang"
+    env["AR"], env["RANLIB"] = "llvm-ar", "llvm-ranlib"
+    env["_FW_NEWLIB_SYSROOT"] = _sysroot_flag
+    target = ["--target=arm-none-eabi", "$_FW_NEWLIB_SYSROOT"]
+    env.Prepend(CCFLAGS=target, ASFLAGS=target)
+    # The BareMetal driver links with ld.lld already; -fuse-ld says so. -nostdlib: its
+    # defaults (-lc -lm -lgcc from a clang-runtimes folder Debian does not ship) are replaced
+    # by newlib's and libgcc's archives for the core.
+    env.Append(LINKFLAGS=["--target=arm-none-eabi", "-fuse-ld=lld", "-nostdlib"])
+
+
+def _require_llvm(env) -> None:
+    """Every tool toolchain=llvm runs, found on PATH, or one error naming its Debian package."""
+    from fwbuild.scons import memo
+    from fwbuild.toolchains import LLVM_PACKAGES, LLVM_TOOLS
+
+    tools = {**LLVM_TOOLS, env.subst("${FW_PREFIX}gcc"): "gcc-arm-none-eabi"}
+    missing = [(tool, package) for tool, package in tools.items() if not env.WhereIs(tool)]
+    if missing:
+        names = ", ".join(f"{tool} (Debian package {package})" for tool, package in missing)
+        memo.die(
+            f"toolchain=llvm: {names} not found on PATH; toolchain=llvm compiles with clang, links "
+            "with ld.lld and takes newlib and libgcc from the Arm GCC toolchain: run ./setup.sh "
+            f"(Debian: apt-get install {' '.join(LLVM_PACKAGES)}), or build with toolchain=gnu"
+        )
+
+
+class _Newlib:
+    """Where newlib and libgcc are for a set of core flags, as arm-none-eabi-gcc picks its
+    multilib for them: the folders (real paths) and the archives by name."""
+
+    def __init__(self, sysroot: Path, libdir: Path, libgcc: Path):
+        self.sysroot, self.libdir, self.libgcc = sysroot, libdir, libgcc
+
+    def archive(self, name: str) -> str:
+        return str(self.libgcc if name == "libgcc.a" else self.libdir / name)
+
+
+_NEWLIB: dict[tuple, _Newlib] = {}
+
+
+def _gcc_print(env, flags: list[str], option: str) -> str:
+    gcc = env.subst("${FW_PREFIX}gcc")
+    result = subprocess.run([gcc, *flags, option], capture_output=True, text=True, env=env["ENV"])
+    return result.stdout.strip()
+
+
+def newlib(env, core_flags: list[str]) -> _Newlib:
+    """newlib's multilib folder and libgcc for ``core_flags``, asked of arm-none-eabi-gcc
+    once per run (``-print-file-name=libc.a``, ``-print-libgcc-file-name``)."""
+    key = (env.subst("${FW_PREFIX}gcc"), env["ENV"].get("PATH"), tuple(core_flags))
+    if key not in _NEWLIB:
+        libc = _gcc_print(env, core_flags, "-print-file-name=libc.a")
+        libgcc = _gcc_print(env, core_flags, "-print-libgcc-file-name")
+        if not os.path.isabs(libc) or not os.path.isfile(libc) or not os.path.isfile(libgcc):
+            from fwbuild.scons import memo
+
+            memo.die(
+                f"toolchain=llvm: no newlib for {' '.join(core_flags)} (arm-none-eabi-gcc finds "
+                f"'{libc}'); install it: apt-get install libnewlib-arm-none-eabi gcc-arm-none-eabi"
+            )
+        libdir = Path(os.path.realpath(libc)).parent
+        # <sysroot>/lib/<multilib>/libc.a: the multilib folder is what gcc prints for the flags.
+        multi = _gcc_print(env, core_flags, "-print-multi-directory")
+        sysroot = libdir
+        for _ in Path(multi).parts if multi != "." else ():
+            sysroot = sysroot.parent
+        _NEWLIB[key] = _Newlib(sysroot.parent, libdir, Path(os.path.realpath(libgcc)))
+    return _NEWLIB[key]
+
+
+def _sysroot_flag(target, source, env, for_signature):
+    """``--sysroot`` for clang: newlib's headers (<sysroot>/include), the same for every core."""
+    return f"--sysroot={newlib(env, []).sysroot}"
+
+
+def link_flags(env, facts) -> list[str]:
+    """The link flags of the target's profile for this toolchain: as they are for GNU; for
+    LLVM mapped by ``fwbuild.toolchains.llvm_link_flags`` (spec files become newlib's and
+    libgcc's archives for the core, in one group; GNU ld options lld lacks are dropped)."""
+    flags = facts["cflags"] + facts["ldflags"]
+    if env.get("FW_TOOLCHAIN", "gnu") != "llvm":
+        return flags
+    from fwbuild.errors import FwbuildError
+    from fwbuild.scons import memo
+    from fwbuild.toolchains import llvm_link_flags
+
+    try:
+        mapped = llvm_link_flags(flags, lambda flag: _flag_origin(env, flag))
+    except FwbuildError as exc:
+        memo.die(str(exc))
+    lib = newlib(env, facts["core_flags"])
+    archives = [lib.archive(name) for name in mapped.libraries]
+    # -L: a SConstruct's LIBS=["m"] finds the core's libm.a, as with GCC.
+    return [*mapped.flags, f"-L{lib.libdir}", "-Wl,--start-group", *archives, "-Wl,--end-group"]
+
+
+def _flag_origin(env, flag):
+    """The target file and profile key that give ``flag``; else the SConstruct's LINKFLAGS."""
+    from fwbuild.scons import memo
+    from fwbuild.toolchains import profile_flag_origin
+
+    resolved = memo.resolved(env)
+    targets = resolved.targets
+    file, key = profile_flag_origin(
+        resolved.target.chain, targets.raw, targets.file_of, env["FW_PROFILE"], flag
+    )
+    return (file, key) if file else ("SConstruct", "LINKFLAGS")
+
+
+def versions(env) -> dict[str, str]:
+    """What build-info.json records under "toolchain": the toolchain's name and the first
+    line of each tool's ``--version``, the C library and the compiler helpers linked."""
+    from fwbuild.buildinfo import tool_version
+    from fwbuild.scons import memo
+    from fwbuild.toolchains import newlib_version
+
+    facts = memo.facts(env)
+    name = env.get("FW_TOOLCHAIN", "gnu")
+    llvm = name == "llvm"
+    lib = newlib(env, facts["core_flags"])
+    nano = any(flag in ("--specs=nano.specs", "-specs=nano.specs") for flag in facts["ldflags"])
+    return {
+        "name": name,
+        "cc": tool_version(env.subst("$CC"), env["ENV"]),
+        "ld": tool_version("ld.lld" if llvm else env.subst("${FW_PREFIX}ld"), env["ENV"]),
+        "objcopy": tool_version(env.subst("$FW_OBJCOPY"), env["ENV"]),
+        "libc": f"{newlib_version(lib.sysroot / 'include')} ({'libc_nano.a' if nano else 'libc.a'})",
+        "builtins": "libgcc.a of " + tool_version(env.subst("${FW_PREFIX}gcc"), env["ENV"]),
+    }
 
 
 def path_map(target, source, env, for_signature):

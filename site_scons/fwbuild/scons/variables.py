@@ -8,6 +8,7 @@ import SCons.Script
 
 from fwbuild.errors import FwbuildError
 from fwbuild.scons import memo
+from fwbuild.toolchains import DEFAULT_TOOLCHAIN, TOOLCHAINS
 
 DEFAULT_TARGET = "K64F"
 
@@ -23,6 +24,11 @@ def _variables(env):
         env.get("FW_DEFAULT_TARGET", DEFAULT_TARGET),
     )
     variables.Add("profile", "build profile: " + " or ".join(PROFILES), "debug")
+    variables.Add(
+        "toolchain",
+        "gnu (arm-none-eabi-gcc, GNU ld) or llvm (clang, ld.lld; newlib and libgcc as with gnu)",
+        env.get("FW_TOOLCHAIN", DEFAULT_TOOLCHAIN),
+    )
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
     variables.Add("sign_key", "signing key file (overrides signing.key and FWBUILD_SIGNING_KEY)", "")
     variables.Add("sign_command", "external signer: reads {digest}, writes {signature}", "")
@@ -87,12 +93,14 @@ def apply(env) -> bool:
     env["FW_SIGN_KEY"], env["FW_SIGN_COMMAND"] = env["sign_key"], env["sign_command"]
     env["FW_CACHE_SIGNED"] = env["cache_signed"]
     env["FW_CC_PREFIX"] = env["cc_prefix"]
+    env["FW_TOOLCHAIN"] = env["toolchain"]
     env["FW_PROGRAMMER"] = env["programmer"]
     env["FW_GDB_PORT"] = env["gdb_port"]
     cache_dir = env["cache_dir"]
     for key in (
         "target",
         "profile",
+        "toolchain",
         "verbose",
         "sign_key",
         "sign_command",
@@ -107,4 +115,9 @@ def apply(env) -> bool:
         env.CacheDir(os.path.abspath(os.path.join(SCons.Script.GetLaunchDir(), cache_dir)))
     if env["FW_PROFILE"] not in PROFILES:
         memo.die(f"profile={env['FW_PROFILE']}: unknown profile; use profile=debug or profile=release")
+    if env["FW_TOOLCHAIN"] not in TOOLCHAINS:
+        memo.die(
+            f"toolchain={env['FW_TOOLCHAIN']}: unknown toolchain; use toolchain=gnu (arm-none-eabi-gcc, "
+            "the default) or toolchain=llvm (clang and ld.lld)"
+        )
     return verbose
