@@ -283,14 +283,12 @@ def combined_elf_action(target, source, env):
 
 
 def build_info_action(target, source, env):
-    from fwbuild.buildinfo import build_info, tool_version
+    from fwbuild.buildinfo import build_info
+    from fwbuild.scons import toolchain
 
     meta = json.loads(source[0].get_text_contents())
     build = Path(env.Dir("$FW_BUILD_DIR").abspath)
-    tools = {
-        "cc": tool_version(env.subst("$CC"), env["ENV"]),
-        "objcopy": tool_version(env.subst("$FW_OBJCOPY"), env["ENV"]),
-    }
+    tools = toolchain.versions(env)
     outputs = [Path(n.abspath) for n in source[1:] if Path(n.abspath).is_relative_to(build)]
     write_atomic(target[0].abspath, build_info(build, outputs, meta, tools))
 

@@ -16,7 +16,7 @@ import SCons.Action
 import SCons.Node.Python
 
 from fwbuild.errors import FwbuildError
-from fwbuild.scons import aliases, folders, memo, progress
+from fwbuild.scons import aliases, folders, memo, progress, toolchain
 
 
 class Program(NamedTuple):
@@ -102,7 +102,7 @@ def _compile(env, name, sources, subdir):
     prog.Append(
         CCFLAGS=facts["cflags"],
         ASFLAGS=facts["core_flags"],
-        LINKFLAGS=facts["cflags"] + facts["ldflags"],
+        LINKFLAGS=toolchain.link_flags(env, facts),
         CPPPATH=[build] + [env.Dir(str(real_path(d))) for d in facts["include_dirs"]],
         CPPDEFINES=[
             f"TARGET_{facts['target']}",
