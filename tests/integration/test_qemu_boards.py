@@ -59,6 +59,59 @@ BOARDS = {
 each_board = pytest.mark.parametrize("target", list(BOARDS))
 
 
+def qemu_memory(machine: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of what QEMU maps in the CPU's view (the Secure one on Armv8-M), from
+    the monitor's `info mtree -f`; kind is "ram", "rom", "mpc" (a TrustZone memory protection
+    controller in front of RAM) or "i/o"."""
+    proc = subprocess.run(
+        ["qemu-system-arm", "-M", machine, "-S", "-nographic", "-monitor", "stdio", "-serial", "none"],
+        input="info mtree -f\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    views = proc.stdout.replace("\r", "").split("FlatView #")
+    cpu = [v for v in views if 'AS "cpu-secure-memory-0"' in v] or [
+        v for v in views if 'AS "cpu-memory-0"' in v
+    ]
+    assert cpu, f"no CPU address space in QEMU's memory tree:\n{proc.stdout}{proc.stderr}"
+    found = []
+    for start, end, kind, name in re.findall(
+        r"^\s*([0-9a-f]{16})-([0-9a-f]{16}) \(prio -?\d+, ([a-z/]+)\): (.*)$", cpu[0], re.M
+    ):
+        kind = "mpc" if name.strip() == "tz-mpc-upstream" else kind
+        found.append((int(start, 16), int(end, 16) + 1, kind))
+    return found
+
+
+def covered(ranges: list[tuple[int, int, str]], start: int, end: int, kinds: set[str]) -> bool:
+    """[start, end) lies wholly in ranges of the given kinds."""
+    for lo, hi, kind in sorted(ranges):
+        if kind in kinds and lo <= start < hi:
+            start = hi
+            if start >= end:
+                return True
+    return False
+
+
+# Banks the target keeps from the chip's reference manual that QEMU does not model.
+NOT_IN_QEMU = {("NETDUINO_PLUS_2", "CCMRAM")}
+
+
+@each_board
+def test_memory_map_is_what_qemu_models(target):
+    """Every byte of the target's flash is code memory in QEMU's machine, and every RAM bank
+    is RAM there (or behind a TrustZone MPC, which lets Secure accesses through from reset)."""
+    board = BOARDS[target]
+    resolved = TargetSet().resolve(target)
+    qemu = qemu_memory(board.machine)
+    start, end = resolved.flash_start, resolved.flash_end
+    assert covered(qemu, start, end, {"ram", "rom", "mpc"}), (hex(start), hex(end), qemu)
+    for bank in resolved.ram:
+        if (target, bank.name) not in NOT_IN_QEMU:
+            assert covered(qemu, bank.start, bank.end, {"ram", "mpc"}), (bank, qemu)
+
+
 def readelf_attributes(path) -> dict[str, str]:
     """`arm-none-eabi-readelf -A`: the build attributes the compiler and linker recorded."""
     out = subprocess.run(
