@@ -6,6 +6,7 @@ that build in QEMU through the target's own emulator command."""
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
@@ -28,32 +29,31 @@ class Board:
     secure: bool = False  # Armv8-M: resets Secure, so code and data sit at the Secure aliases
 
 
-SSRAM23 = (0x20000000, 0x400000)
+MPS2 = {"flash_start": 0, "main_ram": (0x20000000, 0x400000), "vectors": 16 + 32}
+TZ = {"flash_start": 0x10000000, "secure": True}
 BOARDS = {
-    "MPS2_AN386": Board("mps2-an386", "cortex-m4", "v7E-M", "single", 0, SSRAM23, 16 + 32),
-    "MPS2_AN500": Board("mps2-an500", "cortex-m7", "v7E-M", "double", 0, SSRAM23, 16 + 32),
+    "MPS2_AN386": Board("mps2-an386", "cortex-m4", "v7E-M", "single", **MPS2),
+    "MPS2_AN500": Board("mps2-an500", "cortex-m7", "v7E-M", "double", **MPS2),
     "MPS2_AN505": Board(
         "mps2-an505",
         "cortex-m33",
         "v8-M.mainline",
         "single",
-        0x10000000,
-        (0x38000000, 0x400000),
-        16 + 124,
-        True,
+        main_ram=(0x38000000, 0x400000),
+        vectors=16 + 124,
+        **TZ,
     ),
     "MPS3_AN547": Board(
         "mps3-an547",
         "cortex-m55",
         "v8.1-M.mainline",
         "double",
-        0x10000000,
-        (0x30000000, 0x80000),
-        16 + 128,
-        True,
+        main_ram=(0x30000000, 0x80000),
+        vectors=16 + 128,
+        **TZ,
     ),
     "NETDUINO_PLUS_2": Board(
-        "netduinoplus2", "cortex-m4", "v7E-M", "single", 0x08000000, (0x20000000, 0x20000), 98
+        "netduinoplus2", "cortex-m4", "v7E-M", "single", 0x08000000, (0x20000000, 0x20000), vectors=16 + 82
     ),
 }
 each_board = pytest.mark.parametrize("target", list(BOARDS))
@@ -110,6 +110,36 @@ def test_memory_map_is_what_qemu_models(target):
     for bank in resolved.ram:
         if (target, bank.name) not in NOT_IN_QEMU:
             assert covered(qemu, bank.start, bank.end, {"ram", "mpc"}), (bank, qemu)
+
+
+def qemu_mvfr0(machine: str) -> int:
+    """The emulated core's MVFR0 (Media and VFP Feature Register 0, 0xE000EF40), read through
+    the monitor with the CPU halted at reset."""
+    proc = subprocess.run(
+        ["qemu-system-arm", "-M", machine, "-S", "-nographic", "-monitor", "stdio", "-serial", "none"],
+        input="x /1wx 0xE000EF40\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    found = re.search(r"e000ef40: (0x[0-9a-f]{8})", proc.stdout)
+    assert found, f"MVFR0 not shown by QEMU's monitor:\n{proc.stdout}{proc.stderr}"
+    return int(found.group(1), 16)
+
+
+@each_board
+def test_fpu_is_the_emulated_cores(target):
+    """The target's fpu is what QEMU's core has: MVFR0's single- and double-precision fields
+    (bits 7:4 and 11:8, 2 = supported). Code built for a double-precision FPU would fault on
+    a single-precision one."""
+    board = BOARDS[target]
+    mvfr0 = qemu_mvfr0(board.machine)
+    assert (mvfr0 >> 4) & 0xF == 2, f"{board.machine}: MVFR0 {mvfr0:#010x} has no single precision"
+    has_double = (mvfr0 >> 8) & 0xF == 2
+    assert has_double == (board.fpu == "double"), (
+        f"{board.machine}: MVFR0 {mvfr0:#010x}, target fpu {board.fpu}"
+    )
+    assert TargetSet().resolve(target).fpu == board.fpu
 
 
 def readelf_attributes(path) -> dict[str, str]:
@@ -215,4 +245,6 @@ def test_cli_knows_the_board(fw, target):
 
     shown = fw.run_fwbuild("layout", target, "--project", fw.EXAMPLE, "--json")
     assert shown.returncode == 0, shown.describe()
-    assert f'"start": {board.flash_start + 0x8400}' in shown.stdout, shown.describe()
+    layout = json.loads(shown.stdout)
+    assert fw.region_of(layout, "bootloader")["start"] == board.flash_start, layout
+    assert fw.region_of(layout, "application")["start"] == board.flash_start + 0x8400, layout
