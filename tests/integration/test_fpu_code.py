@@ -1,12 +1,14 @@
 """Code uses only the instructions its FPU has. A `double` and a `float` function are compiled
-with the flags fwbuild derives from a resolved target and disassembled:
+with the flags fwbuild derives from a resolved target, by arm-none-eabi-gcc and by clang (the
+two toolchains' compilers), and disassembled:
 
 - no FPU: no floating-point instruction at all, both through the __aeabi_* helpers;
 - single precision: `.f32` instructions, the `double` function through __aeabi_d* calls and
   never a `.f64` instruction (an STM32F746 faults on `vmla.f64`);
 - double precision: `.f64` instructions.
 
-Then the same functions built into a real board's application by the example's build."""
+Then the same functions built into a real board's application by the example's build, and
+the ELF's build attributes (arm-none-eabi-readelf -A) checked against the FPU."""
 
 from __future__ import annotations
 
@@ -136,25 +138,37 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> TargetSet:
     return TargetSet([folder])
 
 
+# The C compilers of the two toolchains (toolchain=gnu, toolchain=llvm), given the same flags.
+COMPILERS = {"gcc": ("arm-none-eabi-gcc",), "clang": ("clang", "--target=arm-none-eabi")}
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
 @pytest.mark.parametrize("name,fpu,float_abi", CASES, ids=[c[0] for c in CASES])
-def test_code_uses_only_its_fpu(targets, tmp_path, name, fpu, float_abi):
+def test_code_uses_only_its_fpu(targets, tmp_path, name, fpu, float_abi, compiler):
     flags = targets.resolve(name).core_flags
     assert f"-mfloat-abi={float_abi}" in flags, flags
     (tmp_path / "fpu.c").write_text(SOURCE)
     obj = tmp_path / "fpu.o"
-    run("arm-none-eabi-gcc", *flags, "-O2", "-c", tmp_path / "fpu.c", "-o", obj)
-    where = f"{name} ({' '.join(flags)})"
+    run(*COMPILERS[compiler], *flags, "-O2", "-c", tmp_path / "fpu.c", "-o", obj)
+    where = f"{name}, {compiler} {' '.join(flags)}"
     check_code(disassemble(obj), fpu, where)
     check_attributes(attributes(obj), fpu, float_abi, where)
 
 
-@pytest.mark.parametrize("board,fpu", [("NUCLEO_F746ZG", "single"), ("NUCLEO_H743ZI", "double")])
-def test_board_application_uses_only_its_fpu(fw, tmp_path, board, fpu):
+@pytest.mark.parametrize(
+    "board,fpu,toolchain",
+    [
+        ("NUCLEO_F746ZG", "single", "gnu"),
+        ("NUCLEO_H743ZI", "double", "gnu"),
+        ("NUCLEO_F746ZG", "single", "llvm"),
+    ],
+)
+def test_board_application_uses_only_its_fpu(fw, tmp_path, board, fpu, toolchain):
     """The example's application with the two functions added, built for the board by the
-    pipeline (compile and link flags, libgcc of the matching multilib)."""
+    pipeline (compile and link flags, libgcc of the matching multilib), with either toolchain."""
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
     (project / "app" / "fpu_probe.c").write_text(SOURCE)
-    build = fw.Build(project, board, fw.run_scons(project, board)).require_ok()
+    build = fw.Build(project, board, fw.run_scons(project, board, f"toolchain={toolchain}")).require_ok()
     functions = disassemble(build.elf)
     check_code(functions, fpu, f"{board} app.elf")
     if fpu == "single":
