@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fwbuild.layout import Layout
+from fwbuild.layout import VECTOR_FORWARD_SIZE, Layout
 
 
 def layout_header(layout: Layout) -> str:
@@ -32,6 +32,16 @@ def layout_header(layout: Layout) -> str:
         f"#define MBED_RAM_START 0x{ram.start:08X}u",
         f"#define MBED_RAM_SIZE 0x{ram.size:08X}u",
         "",
+    ]
+    if layout.vector_forward is not None:
+        lines += [
+            "/* No VTOR: the first stage forwards every exception but reset to the vector table",
+            " * whose address is in this word; a stage writes the next one's before it hands over. */",
+            f"#define VECTOR_FORWARD_ADDR 0x{layout.vector_forward:08X}u",
+            f"#define VECTOR_FORWARD_SIZE {VECTOR_FORWARD_SIZE}u",
+            "",
+        ]
+    lines += [
         "#endif /* FWBUILD_LAYOUT_H */",
         "",
     ]

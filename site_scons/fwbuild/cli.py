@@ -63,6 +63,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def cmd_layout(args: argparse.Namespace) -> int:
+    from fwbuild.layout import vector_forward_note
     from fwbuild.mbed_header import placement_note
     from fwbuild.resolve import resolve
 
@@ -72,8 +73,8 @@ def cmd_layout(args: argparse.Namespace) -> int:
         sys.stdout.write(layout.to_json())
     else:
         print_layout(layout)
-    note = placement_note(layout, "app_offset" in resolved.target.layout)
-    if note:
+    notes = [placement_note(layout, "app_offset" in resolved.target.layout), vector_forward_note(layout)]
+    for note in filter(None, notes):
         sys.stdout.flush()
         print(textwrap.fill("note: " + note, width=100, subsequent_indent="  "), file=sys.stderr)
     return 0

@@ -36,6 +36,9 @@ CHAIN_KEY = "boot_chain"
 BUILT_BOOTLOADER = "@bootloader"
 
 MCUBOOT_HEADER_MIN, MCUBOOT_HEADER_MAX = 32, 0xFFFF
+# Bytes taken off the start of the main RAM bank for the vector-forwarding word on a core
+# without VTOR: one word, and a second so that .data and the stack keep 8-byte alignment.
+VECTOR_FORWARD_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Layout:
     # The programs in boot order, each in its slots: in a boot chain every stage; in the Mbed
     # layouts the chain they amount to (bootloader -> application, or the application alone).
     stages: tuple[Stage, ...] = ()
+    # A core without VTOR and a program after the first: the RAM address of the word through
+    # which the first stage forwards every exception but reset (docs/layouts.md).
+    vector_forward: int | None = None
 
     @property
     def flash_end(self) -> int:
@@ -119,6 +125,20 @@ class Layout:
     def main_ram_bank(self) -> RamBank:
         return next(b for b in self.ram if b.name == self.main_ram)
 
+    @property
+    def program_ram(self) -> tuple[RamBank, ...]:
+        """The RAM banks programs are linked into: the banks, less the vector-forwarding
+        word at the start of the main bank when there is one (no program's .data, .bss,
+        heap or stack may cover it)."""
+        if self.vector_forward is None:
+            return self.ram
+        return tuple(
+            RamBank(b.name, b.start + VECTOR_FORWARD_SIZE, b.size - VECTOR_FORWARD_SIZE)
+            if b.name == self.main_ram
+            else b
+            for b in self.ram
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The ``layout.json`` contract: regions that do not exist are absent."""
         return {
@@ -127,6 +147,17 @@ class Layout:
             "flash": {"start": self.flash_start, "size": self.flash_size, "erased_value": self.erased_value},
             "regions": [self._region_dict(r) for r in self.regions],
             "ram": [{"name": b.name, "start": b.start, "size": b.size} for b in self.ram],
+        } | self._forward_dict()
+
+    def _forward_dict(self) -> dict[str, Any]:
+        if self.vector_forward is None:
+            return {}
+        return {
+            "vector_forward": {
+                "ram": self.main_ram,
+                "start": self.vector_forward,
+                "size": VECTOR_FORWARD_SIZE,
+            }
         }
 
     def _region_dict(self, region: Region) -> dict[str, Any]:
@@ -151,6 +182,8 @@ class Layout:
             data["bootloader_img"] = real_path(self.bootloader_img).name
         if self.mode != "chain":
             del data["stages"]  # derived from the regions and bootloader_img above
+        if self.vector_forward is None:
+            del data["vector_forward"]  # the text of every other layout stays as it was
         for stage in data.get("stages", ()):  # a prebuilt image by its name: the text is path-free
             if stage["image"] is not None and not stage["image"].startswith("@"):
                 stage["image"] = real_path(stage["image"]).name
@@ -158,6 +191,23 @@ class Layout:
 
 
 ImageSegments = Callable[[Path, int], Sequence[tuple[int, int]]]
+
+
+def vector_forward_note(layout: Layout) -> str | None:
+    """What ``fwbuild layout`` and ``check-target`` say about a layout whose core has no
+    VTOR and runs a program after the first (None for every other layout)."""
+    if layout.vector_forward is None:
+        return None
+    first = layout.stages[0].slots[0].region
+    return (
+        f"{layout.target}: the core has no vector-table offset register (VTOR), so it takes every "
+        f"exception from the {first}'s vector table at {hex32(layout.flash_start)}; the {first} "
+        f"forwards every exception but reset to the table whose address is in the word at "
+        f"{hex32(layout.vector_forward)} (VECTOR_FORWARD_ADDR in fwbuild_layout.h; the first "
+        f"{VECTOR_FORWARD_SIZE} bytes of RAM bank {layout.main_ram}, which no program is linked "
+        "over), and writes the next program's table address there before it hands over "
+        "(docs/layouts.md)"
+    )
 
 
 def compute_layout(target: Target, image_segments: ImageSegments | None = None) -> Layout:
@@ -240,13 +290,23 @@ class _LayoutBuilder:
         else:
             mode, regions = "none", self.plain_regions()
         app = next(r for r in regions if r.name == "application")
-        if app.start != self.t.flash_start and not self.t.vtor:
-            raise ConfigError(
-                self.t.file,
-                "core",
-                f"{self.t.core} has no vector-table offset register (VTOR), so the application "
-                f"cannot start at {hex32(app.start)}: a bootloader layout is impossible",
-                'remove the bootloader/offset keys for this target, or set "vtor": true if this core has one',
+        if app.start != self.t.flash_start and not self.t.vtor and mode != "managed":
+            # Managed: the bootloader at the flash start forwards exceptions (see forward_word).
+            # Without one, nothing would: the core always takes its table at the flash start.
+            key = next(k for k in ("mbed_app_start", "app_offset") if self.has(k))
+            raise self.error(
+                key,
+                f"{self.t.core} has no vector-table offset register (VTOR), so an application "
+                f"at {hex32(app.start)} would never get its exceptions: the core always reads the "
+                f"table at the flash start {hex32(self.t.flash_start)}, and "
+                + (
+                    "a bootloader built elsewhere (unmanaged) is not known to forward them"
+                    if mode == "unmanaged"
+                    else "no bootloader is there to forward them"
+                ),
+                "start the application at the flash start, or use a managed layout (bootloader_img, e.g. "
+                '"@bootloader") whose bootloader forwards exceptions through the word fwbuild reserves '
+                "(docs/layouts.md)",
             )
         if app.size < self.vector_size:
             key = self.key_of("application", end=True)
@@ -290,15 +350,6 @@ class _LayoutBuilder:
                 "describe the layout with boot_chain alone, or with the Mbed keys alone",
             )
         stages, state = plan_chain(self.t, self.keys[CHAIN_KEY], self.vector_align, self.segments)
-        later = [s for stage in stages[1:] for s in stage.slots]
-        if later and not self.t.vtor:
-            raise ConfigError(
-                self.t.file,
-                "core",
-                f"{self.t.core} has no vector-table offset register (VTOR), so {later[0].region} cannot "
-                f"run at {hex32(later[0].program_start)}: a boot chain is impossible",
-                'remove boot_chain for this target, or set "vtor": true if this core has one',
-            )
         for stage in stages:
             for slot in stage.slots:
                 if slot.program_size < self.vector_size:
@@ -324,6 +375,7 @@ class _LayoutBuilder:
         pad = self.keys.get("pad_to_region_end")
         hooks = self.keys.get("post_build_hooks")
         return Layout(
+            vector_forward=self.forward_word(stages),
             target=self.t.name,
             mode=mode,
             flash_start=self.t.flash_start,
@@ -346,6 +398,24 @@ class _LayoutBuilder:
             post_build_hooks=tuple(hooks.value) if hooks else (),
             stages=stages,
         )
+
+    def forward_word(self, stages: tuple[Stage, ...]) -> int | None:
+        """Where the forwarding word lives, when the core has no VTOR and a program runs
+        after the first: the core takes every exception from the first stage's table, which
+        forwards it to the table whose address the stage that handed over wrote there."""
+        if self.t.vtor or len(stages) < 2:
+            return None
+        bank = next(b for b in self.t.ram if b.name == self.t.main_ram)
+        if bank.size < VECTOR_FORWARD_SIZE + self.t.stack_size + self.t.heap_size:
+            raise ConfigError(
+                self.t.file,
+                "ram",
+                f"the main RAM bank {bank.describe()} cannot hold the {VECTOR_FORWARD_SIZE}-byte "
+                f"vector-forwarding word of a bootloader layout on {self.t.core} (no VTOR) besides the "
+                f"stack ({self.t.stack_size} bytes) and heap ({self.t.heap_size} bytes)",
+                "lower stack_size/heap_size in a target file of your own",
+            )
+        return bank.start
 
     def plain_regions(self) -> list[Region]:
         start = self.absolute("app_offset") if self.has("app_offset") else self.t.flash_start

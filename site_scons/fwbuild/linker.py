@@ -29,12 +29,14 @@ def linker_context(layout: Layout, program: str = "application") -> dict[str, An
         for r in layout.reserved
         if rom.start <= layout.flash_start + r.offset < rom.end
     ]
+    # Without VTOR, the forwarding word at the start of the main bank is no program's RAM.
+    ram = layout.program_ram
     context = {
         "target": layout.target,
         "program": program,
         "rom": _region(rom),
-        "ram": [_region(b) for b in layout.ram],
-        "main_ram": _region(layout.main_ram_bank),
+        "ram": [_region(b) for b in ram],
+        "main_ram": _region(next(b for b in ram if b.name == layout.main_ram)),
         "vector_size": layout.vector_size,
         "reserved": reserved,
         "stack_size": layout.stack_size,

@@ -318,7 +318,7 @@ def test_application_too_small_for_its_vector_table(ws):
         layout_of("TINY", targets, app_offset="0x200", restrict_size="0x100")
 
 
-def test_cortex_m0_without_vtor_cannot_take_a_bootloader(ws):
+def test_cortex_m0_without_vtor_takes_a_bootloader_that_forwards(ws):
     ws.target(
         "M0",
         {
@@ -330,8 +330,12 @@ def test_cortex_m0_without_vtor_cannot_take_a_bootloader(ws):
     )
     targets = TargetSet([ws.targets_dir])
     assert layout_of("M0", targets).application.start == 0
-    with pytest.raises(ConfigError, match=r"M0\.json: core: cortex-m0 has no vector-table offset register"):
-        layout_of("M0", targets, bootloader_img="@bootloader", bootloader_size="0x4000")
+    layout = layout_of("M0", targets, bootloader_img="@bootloader", bootloader_size="0x4000")
+    assert layout.application.start == 0x4000 and layout.vector_forward == 0x20000000
+    with pytest.raises(
+        ConfigError, match=r"fwbuild\.json: app_offset: cortex-m0 has no vector-table offset register"
+    ):
+        layout_of("M0", targets, app_offset="0x4000")
 
 
 def test_vector_alignment():

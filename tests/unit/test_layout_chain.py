@@ -130,11 +130,10 @@ def test_mixing_with_mbed_keys_names_both(key):
         )
 
 
-def test_a_core_without_vtor_cannot_chain(ws):
+def test_a_core_without_vtor_chains_through_the_forwarding_word(ws):
     ws.target("M0_BOARD", {"inherits": "MPS2_AN385", "core": "cortex-m0", "description": "an M0"})
     target = TargetSet([ws.targets_dir]).resolve("M0_BOARD", {"boot_chain": Sourced(CHAIN, CONFIG)})
-    with pytest.raises(ConfigError, match="no vector-table offset register.*bootloader.0"):
-        compute_layout(target)
+    assert compute_layout(target).vector_forward == 0x20000000
 
 
 def test_a_chain_in_a_target_file(ws):
