@@ -7,9 +7,10 @@ cd "$(dirname "$0")"
 # gcc + libc6-dev: the host compiler for the bootloader's SHA-256 unit test; distcc and
 # ccache: compiler wrappers (cc_prefix=) a build farm uses, tested against a local distccd;
 # gdb-multiarch: `scons debug` and its test; libcairo2 and a monospace font: the test that
-# renders memory-map.svg (cairosvg).
+# renders memory-map.svg (cairosvg). clang, lld and llvm (llvm-ar, llvm-ranlib): toolchain=llvm,
+# which links the same newlib and libgcc as the GNU toolchain (docs/toolchains.md).
 APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev distcc ccache
-    gdb-multiarch libcairo2 fonts-dejavu-core)
+    gdb-multiarch libcairo2 fonts-dejavu-core clang lld llvm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -64,4 +65,4 @@ if [ ! -f "$SODIUM/.complete" ]; then
     touch "$SODIUM/.complete"
     rm -rf "$tmp"
 fi
-echo "setup: ready ($(arm-none-eabi-gcc -dumpversion 2>/dev/null || echo 'no arm-none-eabi-gcc'))"
+echo "setup: ready (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion 2>/dev/null || echo 'missing'), clang $(clang -dumpversion 2>/dev/null || echo 'missing'))"

@@ -27,7 +27,7 @@ def _variables(env):
     variables.Add(
         "toolchain",
         "gnu (arm-none-eabi-gcc, GNU ld) or llvm (clang, ld.lld; newlib and libgcc as with gnu)",
-        env.get("FW_TOOLCHAIN", DEFAULT_TOOLCHAIN),
+        env.get("FW_DEFAULT_TOOLCHAIN", DEFAULT_TOOLCHAIN),
     )
     variables.Add(SCons.Script.BoolVariable("verbose", "show full command lines", False))
     variables.Add("sign_key", "signing key file (overrides signing.key and FWBUILD_SIGNING_KEY)", "")
