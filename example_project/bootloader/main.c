@@ -41,8 +41,14 @@ static enum image_status check(uint32_t address, struct image_info *info)
 __attribute__((noreturn)) static void start_application(void)
 {
     const uint32_t *vectors = (const uint32_t *)(uintptr_t)APPLICATION_ADDR;
-    /* VTOR to the application's table, MSP from its first word, branch to its reset vector. */
+    /* The application's table in VTOR (or, on a core without one, in the word through which
+     * this bootloader's table forwards: forward.c), MSP from its first word, branch to its
+     * reset vector. */
+#if defined(VECTOR_FORWARD_ADDR)
+    *(volatile uint32_t *)VECTOR_FORWARD_ADDR = APPLICATION_ADDR;
+#else
     *(volatile uint32_t *)0xE000ED08u = APPLICATION_ADDR;
+#endif
     __asm__ volatile("dsb\n\tisb\n\t"
                      "msr msp, %0\n\t"
                      "bx %1\n\t" ::"r"(vectors[0]),
@@ -75,6 +81,10 @@ static int install(const struct image_info *candidate, struct image_info *active
 
 int main(void)
 {
+#if defined(VECTOR_FORWARD_ADDR)
+    /* Exceptions are ours until the application starts; the word survives a warm reset. */
+    *(volatile uint32_t *)VECTOR_FORWARD_ADDR = 0u;
+#endif
     struct image_info active = {0};
     enum image_status active_status = check(SLOT_ADDR, &active);
 #if defined(CANDIDATE_ADDR)

@@ -30,6 +30,14 @@ int main(void);
 void Reset_Handler(void);
 void Default_Handler(void);
 
+/* A core that may lack VTOR (Armv6-M, Armv8-M baseline): Default_Handler is weak, so that a
+ * first stage replaces it (and every handler) with the forwarder of bootloader/forward.c. */
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
+#define DEFAULT_HANDLER_LINKAGE __attribute__((weak))
+#else
+#define DEFAULT_HANDLER_LINKAGE
+#endif
+
 #define WEAK_DEFAULT __attribute__((weak, alias("Default_Handler")))
 void NMI_Handler(void) WEAK_DEFAULT;
 void HardFault_Handler(void) WEAK_DEFAULT;
@@ -77,8 +85,11 @@ void Reset_Handler(void)
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__)
-    /* Point VTOR at our own table: right whether or not a bootloader ran first. */
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
+    || defined(__ARM_ARCH_8_1M_MAIN__)
+    /* Point VTOR at our own table: right whether or not a bootloader ran first. Armv6-M has
+     * no VTOR, and on Armv8-M baseline it is optional: there a bootloader sets it, or
+     * forwards exceptions when the core has none (fwbuild_layout.h's VECTOR_FORWARD_ADDR). */
     *(volatile uint32_t *)0xE000ED08u = (uint32_t)(uintptr_t)vector_table;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
@@ -97,7 +108,7 @@ void Reset_Handler(void)
     }
 }
 
-void Default_Handler(void)
+DEFAULT_HANDLER_LINKAGE void Default_Handler(void)
 {
     for (;;) {
     }

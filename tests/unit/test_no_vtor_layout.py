@@ -225,6 +225,20 @@ def test_microbit_target_is_the_nrf51822_qemu_models():
     assert "FW_SEMIHOSTING" in t.macros and "-M microbit" in (t.emulator or "")
 
 
+def test_the_example_layout_on_microbit(capsys):
+    assert main(["layout", "MICROBIT", "--project", str(REPO / "example_project"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert [(r["name"], r["start"], r["size"]) for r in data["regions"]] == [
+        ("bootloader", 0, 0x8000),
+        ("header", 0x8000, 0x400),
+        ("application", 0x8400, 0x1BC00),
+        ("candidate", 0x24000, 0x1C000),
+    ]
+    assert data["vector_forward"] == {"ram": "RAM", "start": 0x20000000, "size": 8}
+    assert "note: MICROBIT: the core has no vector-table offset register (VTOR)" in err
+
+
 def test_check_target_accepts_a_bootloader_layout_on_microbit(ws, capsys):
     ws.project(target_overrides={"MICROBIT": MANAGED})
     assert main(["check-target", "MICROBIT", "--project", str(ws.root)]) == 0
