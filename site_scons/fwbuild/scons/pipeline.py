@@ -52,6 +52,8 @@ def _check_toolchain(env):
     if pinned:
         from fwbuild.project import version_matches
 
+        if env.get("FW_TOOLCHAIN") == "llvm":  # the pin is GCC's, whose newlib and libgcc clang links
+            compiler = env.subst("${FW_PREFIX}gcc")
         found = subprocess.run([compiler, "-dumpversion"], capture_output=True, text=True, env=env["ENV"])
         version = found.stdout.strip() or "unknown"
         if not version_matches(pinned, version):
