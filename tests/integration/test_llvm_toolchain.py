@@ -194,3 +194,18 @@ def test_unknown_spec_file_is_refused(fw, tmp_path):
     # The same board builds with GCC, which knows the spec file.
     gnu = fw.run_scons(project, "MY_BOARD", "profile=release")
     assert gnu.returncode == 0, gnu.describe()
+
+
+def test_pinned_gcc_is_the_one_whose_libraries_clang_links(fw, tmp_path):
+    """toolchain.gcc pins arm-none-eabi-gcc, whose newlib and libgcc an LLVM build links: a
+    release build checks that compiler's version, not clang's."""
+    project = fw.copy_project(fw.PROJECTS / "boot_at_zero", tmp_path / "project")
+    found = fw.run(["arm-none-eabi-gcc", "-dumpversion"]).stdout.strip()
+    fw.edit_project(project, toolchain={"gcc": "9.3.1"})
+    refused = fw.run_scons(project, "MPS2_AN385", "toolchain=llvm", "profile=release")
+    assert refused.returncode == 2, refused.describe()
+    text = " ".join(refused.stderr.split())
+    assert f"toolchain.gcc: the project pins 9.3.1 but arm-none-eabi-gcc is {found}" in text, text
+    fw.edit_project(project, toolchain={"gcc": found})
+    built = fw.run_scons(project, "MPS2_AN385", "toolchain=llvm", "profile=release")
+    assert built.returncode == 0 and "toolchain.gcc" not in built.stderr, built.describe()
