@@ -9,6 +9,7 @@ tests, as a missing arm-none-eabi-gcc fails the others."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -209,3 +210,21 @@ def test_pinned_gcc_is_the_one_whose_libraries_clang_links(fw, tmp_path):
     fw.edit_project(project, toolchain={"gcc": found})
     built = fw.run_scons(project, "MPS2_AN385", "toolchain=llvm", "profile=release")
     assert built.returncode == 0 and "toolchain.gcc" not in built.stderr, built.describe()
+
+
+def test_toolchains_guide_sconstruct(fw, tmp_path):
+    """docs/toolchains.md's SConstruct makes LLVM the repo's default; toolchain=gnu overrides it."""
+    require_llvm()
+    text = (fw.REPO / "docs" / "toolchains.md").read_text()
+    (sconstruct,) = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+    project = fw.copy_project(fw.PROJECTS / "boot_at_zero", tmp_path / "project")
+    (project / "SConstruct").write_text(sconstruct)
+    llvm = fw.run_scons(project, "MPS2_AN385")
+    assert llvm.returncode == 0, llvm.describe()
+    elf = project / "build" / "MPS2_AN385" / "app.elf"
+    assert "clang version" in comment(elf), comment(elf)
+    status, console = fw.run_qemu(elf.with_suffix(".bin"))
+    assert status == 0 and "boot_at_zero 2.3.4" in console.splitlines(), console
+    gnu = fw.run_scons(project, "MPS2_AN385", "toolchain=gnu")
+    assert gnu.returncode == 0, gnu.describe()
+    assert "clang" not in comment(elf) and "GCC: " in comment(elf), comment(elf)
