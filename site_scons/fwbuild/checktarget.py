@@ -15,7 +15,7 @@ from fwbuild.jsonfile import read_json, schema_problems
 from fwbuild.layout import Layout, compute_layout
 from fwbuild.project import Project
 from fwbuild.targets import LAYOUT_KEYS, MAX_VECTORS, Target, TargetSet
-from fwbuild.values import hex32
+from fwbuild.values import hex32, size_text
 
 
 @dataclass
@@ -203,10 +203,10 @@ def _drop(data: dict[str, Any], dotted: str) -> bool:
 def describe(report: TargetReport) -> list[str]:
     target, layout = report.target, report.layout
     assert target is not None and layout is not None
-    sizes = " / ".join(dict.fromkeys(f"{size // 1024} KiB" for _, size in target.sectors))
+    sizes = " / ".join(dict.fromkeys(size_text(size) for _, size in target.sectors))
     lines = [
         f"ok: {target.name} ({' <- '.join(target.chain)})",
-        f"  core {target.core_choice.describe()}, {'VTOR' if target.vtor else 'no VTOR'}, "
+        f"  core {target.core_choice.describe()}, {'with VTOR' if target.vtor else 'no VTOR'}, "
         f"{target.vector_count} vectors, flash {hex32(target.flash_start)}.."
         f"{hex32(target.flash_end)} in {sizes} sectors, write size {target.write_size}",
         "  RAM " + ", ".join(b.describe() for b in target.ram) + f" (main: {target.main_ram})",

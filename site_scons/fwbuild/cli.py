@@ -15,21 +15,13 @@ from fwbuild import __version__
 from fwbuild.errors import FwbuildError
 from fwbuild.layout import Layout
 from fwbuild.project import load_project
-from fwbuild.values import ValueParseError, hex32, parse_int
+from fwbuild.values import ValueParseError, hex32, parse_int, size_text
 
 U32_MAX = 0xFFFFFFFF
 # A merged .bin holds every byte from its lowest to its highest address: beyond this span
 # the parts are surely in different memories (internal flash and QSPI), and a .hex, which
 # holds only the used ranges, is what the user wants.
 MAX_BIN_SPAN = 256 * 1024 * 1024
-
-
-def _size(n: int) -> str:
-    if n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)} MiB"
-    if n % 1024 == 0:
-        return f"{n // 1024} KiB"
-    return f"{n} B"
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -45,7 +37,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         except FwbuildError as exc:
             problems.append(str(exc))
             continue
-        sizes = dict.fromkeys(_size(size) for _, size in t.sectors)
+        sizes = dict.fromkeys(size_text(size) for _, size in t.sectors)
         sectors = " / ".join(sizes)
         keys = set(t.layout)
         mode = (
@@ -55,7 +47,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             if keys & {"mbed_app_start", "mbed_app_size"}
             else "none"
         )
-        rows.append((name, t.core_label, f"{_size(t.flash_size)}@{hex32(t.flash_start)}", sectors, mode))
+        rows.append((name, t.core_label, f"{size_text(t.flash_size)}@{hex32(t.flash_start)}", sectors, mode))
     _print_table(rows)
     for problem in dict.fromkeys(problems):
         print(format_error(problem), file=sys.stderr)
@@ -682,16 +674,16 @@ def cmd_new(args: argparse.Namespace) -> int:
 def print_layout(layout: Layout) -> None:
     print(
         f"{layout.target} ({layout.mode}): flash {hex32(layout.flash_start)}.."
-        f"{hex32(layout.flash_end)} ({_size(layout.flash_size)})"
+        f"{hex32(layout.flash_end)} ({size_text(layout.flash_size)})"
     )
     if layout.mode == "chain":
         _print_table(_chain_rows(layout))
         return
     rows = [("REGION", "START", "END", "SIZE")]
     for r in layout.regions:
-        rows.append((r.name, hex32(r.start), hex32(r.end), _size(r.size)))
+        rows.append((r.name, hex32(r.start), hex32(r.end), size_text(r.size)))
     for b in layout.ram:
-        rows.append((f"ram {b.name}", hex32(b.start), hex32(b.end), _size(b.size)))
+        rows.append((f"ram {b.name}", hex32(b.start), hex32(b.end), size_text(b.size)))
     _print_table(rows)
 
 
@@ -704,12 +696,21 @@ def _chain_rows(layout: Layout) -> list[tuple[str, ...]]:
     for region in sorted(layout.regions, key=lambda r: r.start):
         if region.start > at:
             rows.append(
-                ("(unused)", "-", "-", hex32(at), hex32(region.start), _size(region.start - at), "-", "-")
+                ("(unused)", "-", "-", hex32(at), hex32(region.start), size_text(region.start - at), "-", "-")
             )
         slot = layout.slot(region.name)
         if slot is None:
             rows.append(
-                (region.name, "-", "-", hex32(region.start), hex32(region.end), _size(region.size), "-", "-")
+                (
+                    region.name,
+                    "-",
+                    "-",
+                    hex32(region.start),
+                    hex32(region.end),
+                    size_text(region.size),
+                    "-",
+                    "-",
+                )
             )
         else:
             rows.append(
@@ -719,7 +720,7 @@ def _chain_rows(layout: Layout) -> list[tuple[str, ...]]:
                     str(slot.index),
                     hex32(slot.start),
                     hex32(slot.end),
-                    _size(slot.size),
+                    size_text(slot.size),
                     f"{slot.header_size:#x}" if slot.header_size else "-",
                     hex32(slot.program_start),
                 )
@@ -727,10 +728,19 @@ def _chain_rows(layout: Layout) -> list[tuple[str, ...]]:
         at = max(at, region.end)
     if at < layout.flash_end:
         rows.append(
-            ("(unused)", "-", "-", hex32(at), hex32(layout.flash_end), _size(layout.flash_end - at), "-", "-")
+            (
+                "(unused)",
+                "-",
+                "-",
+                hex32(at),
+                hex32(layout.flash_end),
+                size_text(layout.flash_end - at),
+                "-",
+                "-",
+            )
         )
     for b in layout.ram:
-        rows.append((f"ram {b.name}", "-", "-", hex32(b.start), hex32(b.end), _size(b.size), "-", "-"))
+        rows.append((f"ram {b.name}", "-", "-", hex32(b.start), hex32(b.end), size_text(b.size), "-", "-"))
     return rows
 
 

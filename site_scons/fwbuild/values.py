@@ -96,3 +96,12 @@ def _evaluate(node: Any, source: str, depth: int) -> int:
 def hex32(value: int) -> str:
     """Format an address the way our messages and reports show it."""
     return f"0x{value:08X}"
+
+
+def size_text(n: int) -> str:
+    """A byte count as people write it: 2 MiB, 128 KiB, 512 B."""
+    if n and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    if n and n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} B"

@@ -127,7 +127,7 @@ def test_check_target_says_core_fpu_and_vtor(ws, capsys):
     ws.target("F7_BOARD", {**BOARD, "core": "cortex-m7", "fpu": "double"})
     assert main(["check-target", "F7_BOARD", "--targets-dir", str(ws.targets_dir)]) == 0
     out = capsys.readouterr().out
-    assert "core cortex-m7 (Armv7E-M, double-precision FPU, float ABI hard), VTOR" in out, out
+    assert "core cortex-m7 (Armv7E-M, double-precision FPU, float ABI hard), with VTOR" in out, out
 
 
 def test_docs_show_the_cores_table_as_it_is():
