@@ -20,12 +20,14 @@ ENTRY_SYMBOL = "Reset_Handler"
 
 
 def startup_context(target: Target) -> dict[str, Any]:
-    """What the template sees: the vector table's size and each IRQ's handler name."""
+    """What the template sees: the vector table's size, each IRQ's handler name and whether
+    the core has VTOR."""
     names = dict(target.irq_handlers)
     return {
         "target": target.name,
         "vector_count": target.vector_count,
         "irq_handlers": [names.get(irq) for irq in range(target.vector_count - 16)],
+        "vtor": target.vtor,
     }
 
 

@@ -49,17 +49,24 @@ def vector_table(binary: bytes) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def forwarding_build(tmp_path_factory: pytest.TempPathFactory, fw: Any) -> Iterator[Callable[[], Any]]:
-    """The example with tests/projects/no_vtor's application, built and run once (in the
-    test that first asks: a missing tool fails a test, never a fixture)."""
+def forwarding_build(tmp_path_factory: pytest.TempPathFactory, fw: Any) -> Iterator[Callable[[str], Any]]:
+    """``forwarding_build(kind)``: tests/projects/no_vtor's application, built and run once
+    (in the test that first asks: a missing tool fails a test, never a fixture) in a copy of
+    the example ("example": its own start-up code) or in a repo from `fwbuild new` ("new":
+    fwbuild's default start-up code, and the example's bootloader)."""
     cache: dict[str, Any] = {}
 
-    def get() -> Any:
-        if "run" not in cache:
-            project = fw.copy_project(fw.EXAMPLE, tmp_path_factory.mktemp("no-vtor") / "project")
+    def get(kind: str) -> Any:
+        if kind not in cache:
+            project = tmp_path_factory.mktemp(f"no-vtor-{kind}") / "project"
+            if kind == "example":
+                fw.copy_project(fw.EXAMPLE, project)
+            else:
+                made = fw.run_fwbuild("new", project, "--target", TARGET)
+                assert made.returncode == 0, made.describe()
             shutil.copy(NO_VTOR_APP, project / "app" / "main.c")
-            cache["run"] = fw.Build(project, TARGET, fw.run_scons(project, TARGET, "run"))
-        return cache["run"]
+            cache[kind] = fw.Build(project, TARGET, fw.run_scons(project, TARGET, "run"))
+        return cache[kind]
 
     yield get
 
@@ -129,8 +136,9 @@ def test_the_bootloader_table_forwards_and_the_application_table_does_not(exampl
     assert app_table[1] == app_symbols["Reset_Handler"] | 1
 
 
-def test_exceptions_reach_the_application_through_the_bootloader(forwarding_build):
-    build = forwarding_build()
+@pytest.mark.parametrize("kind", ["example", "new"])
+def test_exceptions_reach_the_application_through_the_bootloader(forwarding_build, kind):
+    build = forwarding_build(kind)
     result = build.result
     assert result.returncode == 0, result.describe()
     text = result.output
