@@ -28,6 +28,7 @@ def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "ap
             sections = [s for s in elf.iter_sections() if s["sh_flags"] & 0x2 and s["sh_size"]]
             for seg in loads:
                 _check_segment(elf_path, seg, sections, rom, layout)
+            _check_forward_word(elf_path, sections, layout)
             vectors = _read(loads, rom.start, 8)
             reserved_found = _reserved_bytes(loads, layout)
     except ELFError as exc:
@@ -93,6 +94,25 @@ def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> No
         raise ImageError(
             f"{path}: {names} runs at {hex32(vaddr)}..{hex32(vaddr + memsz)}, which is "
             f"neither in {rom.describe()} nor in a RAM bank; check the linker script"
+        )
+
+
+def _check_forward_word(path: Path, sections, layout: Layout) -> None:  # noqa: ANN001
+    """No program may keep data over the word through which a first stage forwards
+    exceptions on a core without VTOR: the application's start-up would clear it."""
+    if layout.vector_forward is None:
+        return
+    from fwbuild.layout import VECTOR_FORWARD_SIZE
+
+    start, end = layout.vector_forward, layout.vector_forward + VECTOR_FORWARD_SIZE
+    over = [s for s in sections if s["sh_addr"] < end and start < s["sh_addr"] + s["sh_size"]]
+    if over:
+        names = ", ".join(s.name for s in over)
+        raise ImageError(
+            f"{path}: {names} covers {hex32(start)}..{hex32(end)}, the word of RAM bank {layout.main_ram} "
+            f"through which the first stage forwards exceptions ({layout.target} has no VTOR); "
+            "link RAM from the template's main_ram and ram, which leave it out, as the shipped "
+            "template does (docs/layouts.md)"
         )
 
 

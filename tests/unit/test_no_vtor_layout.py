@@ -5,13 +5,16 @@ linked around it, and what cannot work without a first stage is still refused.""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from fwbuild.cheader import layout_header
 from fwbuild.cli import main
-from fwbuild.errors import ConfigError
+from fwbuild.elfcheck import check_elf_placement
+from fwbuild.errors import ConfigError, ImageError
 from fwbuild.layout import VECTOR_FORWARD_SIZE, compute_layout, vector_forward_note
 from fwbuild.linker import linker_context, render_linker
 from fwbuild.targets import Sourced, TargetSet
@@ -244,3 +247,40 @@ def test_check_target_accepts_a_bootloader_layout_on_microbit(ws, capsys):
     assert main(["check-target", "MICROBIT", "--project", str(ws.root)]) == 0
     out = capsys.readouterr().out
     assert "no VTOR" in out and "bootloader 0x00000000..0x00004000" in out, out
+
+
+# -- the placement check ---------------------------------------------------------------------
+def link(tmp_path: Path, context: dict) -> Path:
+    """A minimal program (a vector table and initialised data) linked with the shipped
+    template rendered from ``context``."""
+    compiler = shutil.which("arm-none-eabi-gcc")
+    if compiler is None:
+        pytest.fail("arm-none-eabi-gcc not found: run ./setup.sh", pytrace=False)
+    source = tmp_path / "main.c"
+    source.write_text(
+        "extern char __StackTop[];\n"
+        "void Reset_Handler(void) { for (;;) {} }\n"
+        "int counter = 1;\n"
+        '__attribute__((section(".isr_vector"), used))\n'
+        "void *const vectors[2] = {__StackTop, Reset_Handler};\n"
+    )
+    script = tmp_path / "app.ld"
+    script.write_text(render_linker(context))
+    elf = tmp_path / "app.elf"
+    result = subprocess.run(
+        [compiler, "-mcpu=cortex-m0", "-mthumb", "-nostartfiles", "-nostdlib", "-T", str(script), str(source),
+         "-o", str(elf), "-Wl,--no-warn-rwx-segments"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return elf
+
+
+def test_the_placement_check_refuses_data_over_the_word(m0, tmp_path):
+    layout = layout_of("M0", m0, **MANAGED)
+    context = linker_context(layout, "application")
+    check_elf_placement(link(tmp_path, context), layout)  # the shipped template leaves it out
+    whole = {"name": "RAM", "start": 0x20000000, "size": 0x4000}
+    elf = link(tmp_path, {**context, "ram": [whole], "main_ram": whole})  # a template that does not
+    with pytest.raises(ImageError, match=r"\.data covers 0x20000000\.\.0x20000008, the word of RAM bank RAM"):
+        check_elf_placement(elf, layout)
