@@ -237,7 +237,16 @@ _OVERFLOW_RE = re.compile(r"region [`'\"]?(?P<region>[\w.$]+)[`'\"]? overflowed 
 _NO_FIT_RE = re.compile(
     r"section [`'\"]?(?P<section>[\w.$]+)[`'\"]? will not fit in region [`'\"]?(?P<region>[\w.$]+)"
 )
-_LD_SUMMARY_RE = re.compile(r"collect2(?:\.exe)?: error: ld returned \d+ exit status")
+# lld (toolchain=llvm) says both on one line, the total so far growing with each section:
+# "section '.data' will not fit in region 'FLASH': overflowed by 6564 bytes".
+_LLD_NO_FIT_RE = re.compile(
+    r"section '(?P<section>[\w.$]+)' will not fit in region '(?P<region>[\w.$]+)': "
+    r"overflowed by (?P<bytes>\d+) bytes?"
+)
+_LD_SUMMARY_RE = re.compile(
+    r"collect2(?:\.exe)?: error: ld returned \d+ exit status|"
+    r"clang(?:-\d+)?: error: ld\.lld command failed|ld\.lld: error: too many errors emitted"
+)
 
 
 def memory_region_name(bank: str) -> str:
@@ -255,12 +264,20 @@ class Overflow:
 
 
 def ld_overflows(text: str) -> tuple[list[Overflow], list[str]]:
-    """ld's "region `FLASH' overflowed by N bytes" (with the sections that did not fit),
-    and the lines of ``text`` that say something else."""
+    """ld's "region `FLASH' overflowed by N bytes" (with the sections that did not fit), or
+    lld's "section ... will not fit in region ...: overflowed by N bytes", and the lines of
+    ``text`` that say something else."""
     sections: dict[str, list[str]] = {}
     found: dict[str, int] = {}
     other = []
     for line in text.splitlines():
+        lld = _LLD_NO_FIT_RE.search(line)
+        if lld:
+            found[lld["region"]] = max(found.get(lld["region"], 0), int(lld["bytes"]))
+            names = sections.setdefault(lld["region"], [])
+            if lld["section"] not in names:
+                names.append(lld["section"])
+            continue
         overflow, no_fit = _OVERFLOW_RE.search(line), _NO_FIT_RE.search(line)
         if overflow:
             found[overflow["region"]] = max(found.get(overflow["region"], 0), int(overflow["bytes"]))
@@ -284,7 +301,7 @@ def overflow_error(
 
     keys = keys or {}
     what = f" ({', '.join(overflow.sections)} did not fit)" if overflow.sections else ""
-    ram = next((b for b in layout.ram if memory_region_name(b.name) == overflow.region), None)
+    ram = next((b for b in layout.program_ram if memory_region_name(b.name) == overflow.region), None)
     if ram is not None:
         return ImageError(
             f"{elf}: the {program} needs {overflow.bytes} bytes more RAM than RAM bank {ram.describe()} "
