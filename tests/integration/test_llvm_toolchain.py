@@ -228,3 +228,29 @@ def test_toolchains_guide_sconstruct(fw, tmp_path):
     gnu = fw.run_scons(project, "MPS2_AN385", "toolchain=gnu")
     assert gnu.returncode == 0, gnu.describe()
     assert "clang" not in comment(elf) and "GCC: " in comment(elf), comment(elf)
+
+
+def test_overflow_is_said_in_the_layouts_terms(fw, tmp_path):
+    """lld's "will not fit in region 'FLASH'" becomes the key to change, with a value that
+    builds, as ld's message does under GCC."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    main = project / "app" / "main.c"
+    main.write_text(
+        main.read_text() + "\n__attribute__((used)) const unsigned char fw_test_table[8192] = {1};\n"
+    )
+    layout = {"bootloader_img": "@bootloader", "bootloader_size": "0x8000", "header_offset": "0x8000"}
+    fw.set_overrides(
+        project, "K64F", **layout, app_offset="0x8400", header_format="mbed-v2", restrict_size="0x1000"
+    )
+    result = fw.run_scons(project, "K64F", "toolchain=llvm")
+    assert result.returncode == 2 and "Traceback" not in result.output, result.describe()
+    assert "will not fit in region" not in result.output, result.describe()
+    err = " ".join(result.stderr.split())
+    assert "application 0x00008400..0x00009000 holds 3072" in err, err
+    found = re.search(r"restrict_size \(now '0x1000', set in [^)]*\): set it to at least (0x[0-9a-f]+)", err)
+    assert found, err
+    fw.set_overrides(
+        project, "K64F", **layout, app_offset="0x8400", header_format="mbed-v2", restrict_size=found.group(1)
+    )
+    fixed = fw.run_scons(project, "K64F", "toolchain=llvm")
+    assert fixed.returncode == 0, fixed.describe()

@@ -120,3 +120,27 @@ def test_build_info_toolchain_record(tmp_path):
         load_build_info(record(tmp_path, {**llvm, "name": "msvc"}))
     with pytest.raises(ConfigError, match=r"toolchain\.linker: is not a tool fwbuild records"):
         load_build_info(record(tmp_path, {"linker": "x"}))
+
+
+def test_lld_overflow_lines():
+    """lld names the section and the running total on one line; the last total is the
+    region's whole overflow. Its closing lines, and clang's, are no news."""
+    from fwbuild.linker import Overflow, ld_overflows
+
+    text = "\n".join(
+        [
+            "ld.lld: error: section '.rodata' will not fit in region 'FLASH': overflowed by 6539 bytes",
+            "ld.lld: error: section '.ARM.exidx' will not fit in region 'FLASH': overflowed by 6564 bytes",
+            "ld.lld: error: section '.data' will not fit in region 'FLASH': overflowed by 6572 bytes",
+            "ld.lld: error: section '.bss' will not fit in region 'SSRAM23': overflowed by 8 bytes",
+            "ld.lld: error: undefined symbol: missing",
+            "ld.lld: error: too many errors emitted, stopping now (use -error-limit=0 to see all errors)",
+            "clang: error: ld.lld command failed with exit code 1 (use -v to see invocation)",
+        ]
+    )
+    found, other = ld_overflows(text)
+    assert found == [
+        Overflow("FLASH", 6572, (".rodata", ".ARM.exidx", ".data")),
+        Overflow("SSRAM23", 8, (".bss",)),
+    ]
+    assert other == ["ld.lld: error: undefined symbol: missing"]

@@ -72,7 +72,9 @@ def _setup_llvm(env) -> None:
     # The BareMetal driver links with ld.lld already; -fuse-ld says so. -nostdlib: its
     # defaults (-lc -lm -lgcc from a clang-runtimes folder Debian does not ship) are replaced
     # by newlib's and libgcc's archives for the core.
-    env.Append(LINKFLAGS=["--target=arm-none-eabi", "-fuse-ld=lld", "-nostdlib"])
+    # --error-limit=0: lld's last "will not fit in region" line gives the whole overflow,
+    # which fwbuild.linker turns into the layout key to change.
+    env.Append(LINKFLAGS=["--target=arm-none-eabi", "-fuse-ld=lld", "-nostdlib", "-Wl,--error-limit=0"])
 
 
 def _require_llvm(env) -> None:
