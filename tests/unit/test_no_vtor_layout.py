@@ -16,7 +16,7 @@ from fwbuild.cli import main
 from fwbuild.elfcheck import check_elf_placement
 from fwbuild.errors import ConfigError, ImageError
 from fwbuild.layout import VECTOR_FORWARD_SIZE, compute_layout, vector_forward_note
-from fwbuild.linker import linker_context, render_linker
+from fwbuild.linker import Overflow, linker_context, overflow_error, render_linker
 from fwbuild.targets import Sourced, TargetSet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,3 +284,9 @@ def test_the_placement_check_refuses_data_over_the_word(m0, tmp_path):
     elf = link(tmp_path, {**context, "ram": [whole], "main_ram": whole})  # a template that does not
     with pytest.raises(ImageError, match=r"\.data covers 0x20000000\.\.0x20000008, the word of RAM bank RAM"):
         check_elf_placement(elf, layout)
+
+
+def test_a_ram_overflow_counts_the_ram_programs_get(m0):
+    layout = layout_of("M0", m0, **MANAGED)
+    message = str(overflow_error("app.elf", Overflow("RAM", 100, (".bss",)), layout, "application"))
+    assert "than RAM bank RAM 0x20000008..0x20004000 (16376 bytes) holds" in message, message
