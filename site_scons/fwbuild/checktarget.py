@@ -135,9 +135,10 @@ def check_target(
         return report
     from fwbuild.mbed_header import placement_note
 
-    note = placement_note(report.layout, "app_offset" in target.layout)
-    if note:
-        report.notes.append(note)
+    from fwbuild.layout import vector_forward_note
+
+    notes = (placement_note(report.layout, "app_offset" in target.layout), vector_forward_note(report.layout))
+    report.notes.extend(note for note in notes if note)
     return report
 
 

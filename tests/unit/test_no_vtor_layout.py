@@ -247,6 +247,7 @@ def test_check_target_accepts_a_bootloader_layout_on_microbit(ws, capsys):
     assert main(["check-target", "MICROBIT", "--project", str(ws.root)]) == 0
     out = capsys.readouterr().out
     assert "no VTOR" in out and "bootloader 0x00000000..0x00004000" in out, out
+    assert "note: MICROBIT: the core has no vector-table offset register (VTOR)" in out, out
 
 
 # -- the placement check ---------------------------------------------------------------------
