@@ -76,8 +76,14 @@ const vector_t vector_table[FWBUILD_VECTOR_COUNT] = {
 
 _Static_assert(sizeof(vector_table) == 4 * FWBUILD_VECTOR_COUNT, "vector table size");
 
-/* Keep GCC from turning the copy loops into memcpy/memset calls. */
-__attribute__((noreturn, optimize("no-tree-loop-distribute-patterns")))
+/* Keep the compiler from turning the copy loops into memcpy/memset calls: GCC by its
+ * option, clang by its attribute. */
+#if defined(__clang__)
+#define NO_LIBCALL_LOOPS __attribute__((no_builtin("memcpy", "memset")))
+#else
+#define NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+__attribute__((noreturn)) NO_LIBCALL_LOOPS
 void Reset_Handler(void)
 {
 #if defined(__ARM_FP)

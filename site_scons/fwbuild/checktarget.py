@@ -12,7 +12,7 @@ from typing import Any
 
 from fwbuild.errors import ConfigError, FwbuildError
 from fwbuild.jsonfile import read_json, schema_problems
-from fwbuild.layout import Layout, compute_layout
+from fwbuild.layout import Layout, compute_layout, vector_forward_note
 from fwbuild.project import Project
 from fwbuild.targets import LAYOUT_KEYS, MAX_VECTORS, Target, TargetSet
 from fwbuild.values import hex32, size_text
@@ -134,8 +134,6 @@ def check_target(
         report.problems.append(str(exc))
         return report
     from fwbuild.mbed_header import placement_note
-
-    from fwbuild.layout import vector_forward_note
 
     notes = (placement_note(report.layout, "app_offset" in target.layout), vector_forward_note(report.layout))
     report.notes.extend(note for note in notes if note)
