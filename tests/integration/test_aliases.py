@@ -43,7 +43,7 @@ def test_compile_commands_for_editors(fw, tmp_path):
     assert result.returncode == 0, result.describe()
     entries = json.loads((project / "compile_commands.json").read_text())
     files = sorted(entry["file"] for entry in entries)
-    assert "app/main.c" in files and "bootloader/sha256.c" in files and len(files) == 8
+    assert "app/main.c" in files and "bootloader/sha256.c" in files and len(files) == 9
     for entry in entries:
         assert entry["command"].startswith("arm-none-eabi-gcc ") and "-mcpu=cortex-m4" in entry["command"]
         assert entry["directory"] == str(project)
