@@ -6,25 +6,13 @@ import copy
 from pathlib import Path
 
 import pytest
+from chain_configs import three_stage_chain
 
 from fwbuild.chain import plan_chain
 from fwbuild.errors import ConfigError
 from fwbuild.targets import Sourced, TargetSet
 
-THREE = {
-    "stages": [
-        {"stage": "selector", "image": "@selector", "size": "0x8000"},
-        {
-            "stage": "bootloader",
-            "image": "@bootloader",
-            "slots": 2,
-            "size": "0x10000",
-            "header_size": "0x400",
-        },
-        {"stage": "application", "slots": 2, "header_size": "0x400"},
-    ],
-    "state_size": "0x1000",
-}
+THREE = three_stage_chain()
 CONFIG = Path("/repo/fwbuild.json")
 
 

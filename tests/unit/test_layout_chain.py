@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from chain_configs import three_stage_chain
 
 from fwbuild.cheader import layout_header
 from fwbuild.errors import ConfigError
@@ -16,20 +17,7 @@ from fwbuild.linker import linker_context
 from fwbuild.targets import Sourced, TargetSet
 
 CONFIG = Path("/project/fwbuild.json")
-CHAIN = {
-    "stages": [
-        {"stage": "selector", "image": "@selector", "size": "0x8000"},
-        {
-            "stage": "bootloader",
-            "image": "@bootloader",
-            "slots": 2,
-            "size": "0x10000",
-            "header_size": "0x400",
-        },
-        {"stage": "application", "slots": 2, "header_size": "0x400", "version": "2.1.0"},
-    ],
-    "state_size": "0x1000",
-}
+CHAIN = three_stage_chain(version="2.1.0")
 
 
 def layout_of(name: str, **keys):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from cairosvg.parser import Tree
 from cairosvg.surface import PNGSurface
+from chain_configs import three_stage_chain
 
 from fwbuild import memmap
 from fwbuild.layout import compute_layout
@@ -23,20 +24,7 @@ from fwbuild.values import hex32
 SVG_NS = "http://www.w3.org/2000/svg"
 SVG = f"{{{SVG_NS}}}"
 CONFIG = Path("/project/fwbuild.json")
-CHAIN = {
-    "stages": [
-        {"stage": "selector", "image": "@selector", "size": "0x8000"},
-        {
-            "stage": "bootloader",
-            "image": "@bootloader",
-            "slots": 2,
-            "size": "0x10000",
-            "header_size": "0x400",
-        },
-        {"stage": "application", "slots": 2, "header_size": "0x400"},
-    ],
-    "state_size": "0x1000",
-}
+CHAIN = three_stage_chain()
 # 4 stages, 20 flash regions, most of them a few sectors among two large slots
 CROWDED = {
     "stages": [

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from chain_configs import three_stage_chain
 
 from fwbuild.cheader import layout_header
 from fwbuild.cli import main
@@ -33,19 +34,7 @@ MANAGED = {
     "header_offset": "0x4000",
     "app_offset": "0x4400",
 }
-CHAIN = {
-    "stages": [
-        {"stage": "selector", "image": "@selector", "size": "0x8000"},
-        {
-            "stage": "bootloader",
-            "image": "@bootloader",
-            "slots": 2,
-            "size": "0x10000",
-            "header_size": "0x400",
-        },
-        {"stage": "application", "slots": 2, "header_size": "0x400"},
-    ],
-}
+CHAIN = three_stage_chain(state_size=None)
 
 
 def layout_of(name: str, targets: TargetSet | None = None, **keys):
