@@ -58,7 +58,7 @@ CONFIG_H = """\
 #include <stddef.h>
 #include <stdint.h>
 
-#define FW_TABLE_SIZE 8u
+#define FW_TABLE_SIZE 4u
 #define FW_SCALE 3u
 
 typedef struct {
@@ -106,7 +106,6 @@ static uint32_t fold(const uint32_t *values, uint32_t seed)
 void mod_{n:04d}_init(void)
 {{
     state.id = {n}u;
-    state.count = 0;
     for (uint32_t i = 0; i < FW_TABLE_SIZE; i++) {{
         state.table[i] = mod_{n:04d}_table[i];
     }}
@@ -114,7 +113,9 @@ void mod_{n:04d}_init(void)
 
 uint32_t mod_{n:04d}_update(uint32_t input)
 {{
-    state.count++;
+    if (state.count++ == 0) {{
+        mod_{n:04d}_init();
+    }}
     mod_{n:04d}_counter += input;
     return fold(state.table, state.count) ^ input;
 }}
@@ -184,13 +185,10 @@ def write_repo(folder: Path, files: int) -> Path:
         modules = range(group * GROUP, min(files, (group + 1) * GROUP))
         (include / f"group_{group:02d}.h").write_text(_group_header(group, modules))
         for n in modules:
-            table = ", ".join(f"{(n * 31 + i * 17) & 0xFFFF}u" for i in range(8))
+            table = ", ".join(f"{(n * 31 + i * 17) & 0xFFFF}u" for i in range(4))
             (src / f"mod_{n:04d}.c").write_text(MODULE_C.format(n=n, group=group, table=table))
     includes = "\n".join(f'#include "group_{g:02d}.h"' for g in groups)
-    calls = "\n".join(
-        f"    mod_{n:04d}_init();\n    sum += mod_{n:04d}_update(sum) + mod_{n:04d}_checksum();"
-        for n in range(files)
-    )
+    calls = "\n".join(f"    sum += mod_{n:04d}_update(sum);" for n in range(files))
     (app / "main.c").write_text(MAIN_C.format(includes=includes, calls=calls))
     return folder
 
