@@ -1,4 +1,4 @@
-"""Checking where a linked program really landed, with pyelftools.
+"""Checking where a linked program really landed (read with fwbuild.elfread).
 
 The linker script should put everything in place; this is the independent check that it
 did (a hand-written script, a stray section attribute or a wrong template all show here).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from fwbuild.elfread import ElfFile, Section, Segment
 from fwbuild.errors import ImageError
 from fwbuild.layout import Layout, Region
 from fwbuild.values import hex32
@@ -16,23 +17,18 @@ from fwbuild.values import hex32
 
 def check_elf_placement(elf_path: Path | str, layout: Layout, program: str = "application") -> None:
     """Raise ImageError naming the section and addresses if the program is misplaced."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
+    from fwbuild.elfread import PT_LOAD, open_elf
 
     rom = layout.program_region(program)
     elf_path = Path(elf_path)
-    try:
-        with elf_path.open("rb") as stream:
-            elf = ELFFile(stream)
-            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_memsz"]]
-            sections = [s for s in elf.iter_sections() if s["sh_flags"] & 0x2 and s["sh_size"]]
-            for seg in loads:
-                _check_segment(elf_path, seg, sections, rom, layout)
-            _check_forward_word(elf_path, sections, layout)
-            vectors = _read(loads, rom.start, 8)
-            reserved_found = _reserved_bytes(loads, layout)
-    except ELFError as exc:
-        raise ImageError(f"{elf_path}: not a valid ELF file ({exc})") from None
+    with open_elf(elf_path) as elf:
+        loads = [s for s in elf.segments if s.type == PT_LOAD and s.memsz]
+        sections = [s for s in elf.sections if s.alloc and s.size]
+        for seg in loads:
+            _check_segment(elf_path, seg, sections, rom, layout)
+        _check_forward_word(elf_path, sections, layout)
+        vectors = _read(elf, loads, rom.start, 8)
+        reserved_found = _reserved_bytes(elf, loads, layout)
     if vectors is None:
         raise ImageError(
             f"{elf_path}: no vector table at the {program} start {hex32(rom.start)}; "
@@ -78,9 +74,9 @@ def _check_reserved(elf_path: Path, flash: dict[int, int], rom: Region, layout: 
         )
 
 
-def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> None:  # noqa: ANN001
-    paddr, vaddr = seg["p_paddr"], seg["p_vaddr"]
-    filesz, memsz = seg["p_filesz"], seg["p_memsz"]
+def _check_segment(path: Path, seg: Segment, sections: list[Section], rom: Region, layout: Layout) -> None:
+    paddr, vaddr = seg.paddr, seg.vaddr
+    filesz, memsz = seg.filesz, seg.memsz
     names = _sections_in(sections, vaddr, memsz) or "(no named section)"
     if filesz and not (rom.start <= paddr and paddr + filesz <= rom.end):
         raise ImageError(
@@ -97,7 +93,7 @@ def _check_segment(path: Path, seg, sections, rom: Region, layout: Layout) -> No
         )
 
 
-def _check_forward_word(path: Path, sections, layout: Layout) -> None:  # noqa: ANN001
+def _check_forward_word(path: Path, sections: list[Section], layout: Layout) -> None:
     """No program may keep data over the word through which a first stage forwards
     exceptions on a core without VTOR: the application's start-up would clear it."""
     if layout.vector_forward is None:
@@ -105,7 +101,7 @@ def _check_forward_word(path: Path, sections, layout: Layout) -> None:  # noqa: 
     from fwbuild.layout import VECTOR_FORWARD_SIZE
 
     start, end = layout.vector_forward, layout.vector_forward + VECTOR_FORWARD_SIZE
-    over = [s for s in sections if s["sh_addr"] < end and start < s["sh_addr"] + s["sh_size"]]
+    over = [s for s in sections if s.addr < end and start < s.addr + s.size]
     if over:
         names = ", ".join(s.name for s in over)
         raise ImageError(
@@ -116,56 +112,48 @@ def _check_forward_word(path: Path, sections, layout: Layout) -> None:  # noqa: 
         )
 
 
-def _reserved_bytes(loads, layout: Layout) -> dict[int, int]:  # noqa: ANN001
+def _reserved_bytes(elf: ElfFile, loads: list[Segment], layout: Layout) -> dict[int, int]:
     """{address: byte} the load segments give at the target's reserved addresses."""
     out = {}
     for reserved in layout.reserved:
         start = layout.flash_start + reserved.offset
         for seg in loads:
-            low, high = (
-                max(start, seg["p_paddr"]),
-                min(start + len(reserved.data), seg["p_paddr"] + seg["p_filesz"]),
-            )
+            low, high = max(start, seg.paddr), min(start + len(reserved.data), seg.paddr + seg.filesz)
             if low < high:
-                data = seg.data()[low - seg["p_paddr"] : high - seg["p_paddr"]]
+                data = elf.segment_data(seg)[low - seg.paddr : high - seg.paddr]
                 out.update(zip(range(low, high), data))
     return out
 
 
-def _sections_in(sections, vaddr: int, memsz: int) -> str:  # noqa: ANN001
-    return ", ".join(s.name for s in sections if vaddr <= s["sh_addr"] < vaddr + memsz)
+def _sections_in(sections: list[Section], vaddr: int, memsz: int) -> str:
+    return ", ".join(s.name for s in sections if vaddr <= s.addr < vaddr + memsz)
 
 
-def _read(loads, address: int, size: int) -> bytes | None:  # noqa: ANN001
+def _read(elf: ElfFile, loads: list[Segment], address: int, size: int) -> bytes | None:
     for seg in loads:
-        start = seg["p_paddr"]
-        if start <= address and address + size <= start + seg["p_filesz"]:
-            offset = address - start
-            return seg.data()[offset : offset + size]
+        if seg.paddr <= address and address + size <= seg.paddr + seg.filesz:
+            offset = seg.offset + address - seg.paddr
+            return elf.read(offset, size)
     return None
 
 
 def read_flash_bytes(elf_path: Path | str, address: int, size: int) -> bytes | None:
     """The bytes a programmer would write at ``address`` (load addresses), or None."""
-    from elftools.elf.elffile import ELFFile
+    from fwbuild.elfread import PT_LOAD, open_elf
 
-    with Path(elf_path).open("rb") as stream:
-        loads = [s for s in ELFFile(stream).iter_segments() if s["p_type"] == "PT_LOAD"]
-        return _read(loads, address, size)
+    with open_elf(elf_path) as elf:
+        return _read(elf, [s for s in elf.segments if s.type == PT_LOAD], address, size)
 
 
 def program_symbols(path: Path | str) -> list[tuple[str, int, str]]:
     """(name, address, "function" | "object") of a program's named functions and data."""
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
+    from fwbuild.elfread import SHN_UNDEF, STT_FUNC, STT_OBJECT, open_elf
 
-    out = []
-    with open(path, "rb") as stream:
-        table = ELFFile(stream).get_section_by_name(".symtab")
-        if not isinstance(table, SymbolTableSection):
-            return out
-        for symbol in table.iter_symbols():
-            kind = {"STT_FUNC": "function", "STT_OBJECT": "object"}.get(symbol["st_info"]["type"])
-            if kind and symbol.name and symbol["st_shndx"] != "SHN_UNDEF":
-                out.append((symbol.name, symbol["st_value"], kind))
-    return sorted(set(out))
+    kinds = {STT_FUNC: "function", STT_OBJECT: "object"}
+    with open_elf(path) as elf:
+        out = {
+            (symbol.name, symbol.value, kinds[symbol.type])
+            for symbol in elf.symbols()
+            if symbol.type in kinds and symbol.name and symbol.shndx != SHN_UNDEF
+        }
+    return sorted(out)
