@@ -10,12 +10,16 @@ import textwrap
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fwbuild import __version__
 from fwbuild.errors import FwbuildError
 from fwbuild.layout import Layout
 from fwbuild.project import load_project
 from fwbuild.values import ValueParseError, hex32, parse_int, size_text
+
+if TYPE_CHECKING:
+    from fwbuild.readcache import ReadCache
 
 U32_MAX = 0xFFFFFFFF
 # A merged .bin holds every byte from its lowest to its highest address: beyond this span
@@ -25,8 +29,9 @@ MAX_BIN_SPAN = 256 * 1024 * 1024
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    project = load_project(args.project)
-    targets = project.target_set()
+    cache = _read_cache(args.project)
+    project = load_project(args.project, cache)
+    targets = project.target_set(cache)
     rows = [("TARGET", "CORE", "FLASH", "SECTORS", "BOOTLOADER")]
     # A broken target file is reported, and the good targets are still listed.
     problems = [str(exc) for exc in targets.broken()]
@@ -59,7 +64,7 @@ def cmd_layout(args: argparse.Namespace) -> int:
     from fwbuild.mbed_header import placement_note
     from fwbuild.resolve import resolve
 
-    resolved = resolve(args.project, args.target)
+    resolved = resolve(args.project, args.target, _read_cache(args.project))
     layout = resolved.layout
     if args.json:
         sys.stdout.write(layout.to_json())
@@ -206,12 +211,47 @@ def _read_image(path: Path) -> tuple[int | None, bytes]:
     return start, bytes(merge(parts, start, end, 0xFF))
 
 
+_CACHES: dict[Path, ReadCache] = {}
+USER_CACHE_ENTRIES = 256
+
+
+def _read_cache(project: Path | str) -> ReadCache:
+    """Which config files already passed their JSON Schema (importing jsonschema alone costs
+    about 80 ms of every command) and signing keys' public facts: the cache the build keeps
+    (build/.fwbuild-cache.json) once the project has been built, else the user's
+    ($XDG_CACHE_HOME/fwbuild, ~/.cache/fwbuild). Entries are keyed by the content checked
+    (config and schema bytes, the key file's digest), so a changed file misses and is
+    checked in full; the file is a hint that may be missing, damaged or unwritable."""
+    from fwbuild.readcache import ReadCache
+
+    root = Path(project).resolve()
+    cache = _CACHES.get(root)
+    if cache is None:
+        path = root / "build" / ".fwbuild-cache.json"
+        if not path.is_file():
+            home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            path = Path(home) / "fwbuild" / "read-cache.json"
+            cache = _CACHES[root] = ReadCache(path, limit=USER_CACHE_ENTRIES)  # shared by every project
+        else:
+            cache = _CACHES[root] = ReadCache(path)
+    return cache
+
+
+def _save_caches() -> None:
+    for cache in _CACHES.values():
+        if cache.changed and cache.path is not None:
+            with contextlib.suppress(OSError):
+                cache.path.parent.mkdir(parents=True, exist_ok=True)
+        cache.save()
+    _CACHES.clear()
+
+
 def _resolved_or_none(args: argparse.Namespace):
     if not args.target:
         return None
     from fwbuild.resolve import resolve
 
-    return resolve(args.project, args.target)
+    return resolve(args.project, args.target, _read_cache(args.project))
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -223,12 +263,14 @@ def cmd_sign(args: argparse.Namespace) -> int:
     out = _output_path(args.output, "OUT")
     resolved = _resolved_or_none(args)
     chosen = _chosen_slot(args, resolved, "sign")
-    project = resolved.project if resolved else load_project(args.project)
+    project = resolved.project if resolved else load_project(args.project, _read_cache(args.project))
     config = project.signing if resolved else SigningConfig()
     version = project.version if args.version is None else _version(args.version)
     if args.version is None and chosen is not None:
         version = stage_version(chosen[0], project.version)
-    signer = choose_signer(project, "debug", args.key, args.sign_command).signer
+    signer = choose_signer(
+        project, "debug", args.key, args.sign_command, cache=_read_cache(args.project)
+    ).signer
     _, payload = _read_image(Path(args.input))
     if not payload:
         raise FwbuildError(f"{args.input}: holds no bytes; there is nothing to sign (give the built app.bin)")
@@ -427,7 +469,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     resolved = _resolved_or_none(args)
     chosen = _chosen_slot(args, resolved, "check")
-    project = resolved.project if resolved else load_project(args.project)
+    project = resolved.project if resolved else load_project(args.project, _read_cache(args.project))
     path, _ = key_path(project.signing, args.key, os.environ)
     key = load_public_key(path) if path else None
     image_path = Path(args.image)
@@ -612,7 +654,7 @@ def cmd_check_target(args: argparse.Namespace) -> int:
     dirs = tuple(Path(d).resolve() for d in args.targets_dir)
     project = None
     if not dirs:
-        project = load_project(args.project)
+        project = load_project(args.project, _read_cache(args.project))
         dirs = project.targets_dirs
     report = check_target(args.name, dirs, project)
     if report.problems:
@@ -810,111 +852,136 @@ def _index(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = (
+    "targets", "new", "layout", "merge", "sign", "verify", "inspect", "verify-build", "size", "import-mbed",
+    "check-target", "config-reference", "getpub",
+)  # fmt: skip
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, a command name, that command's parser alone (the
+    others cost a few milliseconds of every run to build)."""
     parser = _Parser(prog="fwbuild", description="Bootloader-ready Cortex-M firmware.")
     parser.add_argument("--version", action="version", version=f"fwbuild {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("targets", help="list the targets")
-    p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
-    p.set_defaults(func=cmd_targets)
+    if only in (None, "targets"):
+        p = sub.add_parser("targets", help="list the targets")
+        p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
+        p.set_defaults(func=cmd_targets)
 
-    p = sub.add_parser("new", help="make a firmware repo that builds at once")
-    p.add_argument("folder", type=Path, help="the new repo's folder (new or empty)")
-    p.add_argument("--target", required=True, help="the target to build for (see: fwbuild targets)")
-    p.add_argument(
-        "--layout",
-        choices=("managed", "unmanaged", "plain"),
-        default="managed",
-        help="managed: bootloader + signed application (default); unmanaged: mbed_app_start/size; "
-        "plain: the application alone at the flash start",
-    )
-    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
-    p.set_defaults(func=cmd_new)
+    if only in (None, "new"):
+        p = sub.add_parser("new", help="make a firmware repo that builds at once")
+        p.add_argument("folder", type=Path, help="the new repo's folder (new or empty)")
+        p.add_argument("--target", required=True, help="the target to build for (see: fwbuild targets)")
+        p.add_argument(
+            "--layout",
+            choices=("managed", "unmanaged", "plain"),
+            default="managed",
+            help="managed: bootloader + signed application (default); unmanaged: mbed_app_start/size; "
+            "plain: the application alone at the flash start",
+        )
+        p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+        p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("layout", help="show a target's resolved regions")
-    p.add_argument("target")
-    p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
-    p.add_argument("--json", action="store_true", help="print layout.json")
-    p.set_defaults(func=cmd_layout)
+    if only in (None, "layout"):
+        p = sub.add_parser("layout", help="show a target's resolved regions")
+        p.add_argument("target")
+        p.add_argument("--project", default=".", type=Path, help="firmware repo (default: .)")
+        p.add_argument("--json", action="store_true", help="print layout.json")
+        p.set_defaults(func=cmd_layout)
 
-    p = sub.add_parser("merge", help="merge images at absolute addresses into one .bin or .hex")
-    p.add_argument("--out", required=True, help="output file (.bin: gaps filled; .hex: used ranges)")
-    p.add_argument("--fill", type=_byte, default=0xFF, help="gap value (default 0xFF)")
-    p.add_argument("parts", nargs="+", metavar="PART@ADDR", help="file.bin@0x8000, or file.hex")
-    p.set_defaults(func=cmd_merge)
+    if only in (None, "merge"):
+        p = sub.add_parser("merge", help="merge images at absolute addresses into one .bin or .hex")
+        p.add_argument("--out", required=True, help="output file (.bin: gaps filled; .hex: used ranges)")
+        p.add_argument("--fill", type=_byte, default=0xFF, help="gap value (default 0xFF)")
+        p.add_argument("parts", nargs="+", metavar="PART@ADDR", help="file.bin@0x8000, or file.hex")
+        p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("sign", help="sign an application into a slot image, as the build does")
-    p.add_argument("input", help="the application (.bin, or .hex)")
-    p.add_argument("output", help="the slot image (.bin, or .hex at the header address)")
-    _target_args(p)
-    p.add_argument("--key", help="signing key (default: FWBUILD_SIGNING_KEY, then signing.key)")
-    p.add_argument("--sign-command", help="external signer: reads {digest}, writes {signature}")
-    p.add_argument("--version", help="X.Y.Z[+B] (default: the project's version)")
-    p.add_argument("--header-size", type=_header_size, help="without --target: the header size")
-    p.add_argument("--slot-size", type=_positive, help="without --target: the slot size")
-    p.add_argument("--align", type=_positive, help="flash write size (default: the target's, or 4)")
-    p.add_argument("--erased-value", type=_byte, default=0xFF, help="default 0xFF")
-    p.add_argument(
-        "--security-counter",
-        type=_security_counter,
-        default=None,
-        help="auto, a number, or none (default: fwbuild.json's with --target, else auto)",
-    )
-    p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
-    p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
-    p.add_argument("--confirm", action="store_true", help="like --pad, and set image_ok")
-    _slot_args(p, "sign")
-    p.set_defaults(func=cmd_sign)
+    if only in (None, "sign"):
+        p = sub.add_parser("sign", help="sign an application into a slot image, as the build does")
+        p.add_argument("input", help="the application (.bin, or .hex)")
+        p.add_argument("output", help="the slot image (.bin, or .hex at the header address)")
+        _target_args(p)
+        p.add_argument("--key", help="signing key (default: FWBUILD_SIGNING_KEY, then signing.key)")
+        p.add_argument("--sign-command", help="external signer: reads {digest}, writes {signature}")
+        p.add_argument("--version", help="X.Y.Z[+B] (default: the project's version)")
+        p.add_argument("--header-size", type=_header_size, help="without --target: the header size")
+        p.add_argument("--slot-size", type=_positive, help="without --target: the slot size")
+        p.add_argument("--align", type=_positive, help="flash write size (default: the target's, or 4)")
+        p.add_argument("--erased-value", type=_byte, default=0xFF, help="default 0xFF")
+        p.add_argument(
+            "--security-counter",
+            type=_security_counter,
+            default=None,
+            help="auto, a number, or none (default: fwbuild.json's with --target, else auto)",
+        )
+        p.add_argument("--custom-tlv", nargs=2, action="append", metavar=("TYPE", "HEX"), help="extra TLV")
+        p.add_argument("--pad", action="store_true", help="pad to the slot size and write the trailer")
+        p.add_argument("--confirm", action="store_true", help="like --pad, and set image_ok")
+        _slot_args(p, "sign")
+        p.set_defaults(func=cmd_sign)
 
-    p = sub.add_parser("verify", help="check an image: exit 0 valid, 1 invalid")
-    p.add_argument("image")
-    p.add_argument("--key", help="public or private key (default: FWBUILD_SIGNING_KEY, then signing.key)")
-    _target_args(p)
-    _slot_args(p, "check against")
-    p.set_defaults(func=cmd_verify)
+    if only in (None, "verify"):
+        p = sub.add_parser("verify", help="check an image: exit 0 valid, 1 invalid")
+        p.add_argument("image")
+        p.add_argument("--key", help="public or private key (default: FWBUILD_SIGNING_KEY, then signing.key)")
+        _target_args(p)
+        _slot_args(p, "check against")
+        p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("inspect", help="print an MCUboot image's header, TLVs and trailer")
-    p.add_argument("image")
-    p.set_defaults(func=cmd_inspect)
+    if only in (None, "inspect"):
+        p = sub.add_parser("inspect", help="print an MCUboot image's header, TLVs and trailer")
+        p.add_argument("image")
+        p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("verify-build", help="re-hash a build's outputs against its build-info.json")
-    p.add_argument("info", help="build/<target>/build-info.json")
-    p.add_argument("--prefix", default="arm-none-eabi-", help="toolchain prefix (default arm-none-eabi-)")
-    p.set_defaults(func=cmd_verify_build)
+    if only in (None, "verify-build"):
+        p = sub.add_parser("verify-build", help="re-hash a build's outputs against its build-info.json")
+        p.add_argument("info", help="build/<target>/build-info.json")
+        p.add_argument("--prefix", default="arm-none-eabi-", help="toolchain prefix (default arm-none-eabi-)")
+        p.set_defaults(func=cmd_verify_build)
 
-    p = sub.add_parser("size", help="the biggest contributors in a linker .map file")
-    p.add_argument("map", help="e.g. build/K64F/app.map")
-    p.add_argument("--top", type=_count, default=10, help="how many objects (default 10)")
-    p.set_defaults(func=cmd_size)
+    if only in (None, "size"):
+        p = sub.add_parser("size", help="the biggest contributors in a linker .map file")
+        p.add_argument("map", help="e.g. build/K64F/app.map")
+        p.add_argument("--top", type=_count, default=10, help="how many objects (default 10)")
+        p.set_defaults(func=cmd_size)
 
-    p = sub.add_parser("import-mbed", help="write a fwbuild.json from an Mbed OS mbed_app.json")
-    p.add_argument("mbed_app", help="path to mbed_app.json")
-    p.add_argument("--out", help="where to write (default: fwbuild.json beside mbed_app.json)")
-    p.add_argument("--force", action="store_true", help="replace an existing file")
-    p.set_defaults(func=cmd_import_mbed)
+    if only in (None, "import-mbed"):
+        p = sub.add_parser("import-mbed", help="write a fwbuild.json from an Mbed OS mbed_app.json")
+        p.add_argument("mbed_app", help="path to mbed_app.json")
+        p.add_argument("--out", help="where to write (default: fwbuild.json beside mbed_app.json)")
+        p.add_argument("--force", action="store_true", help="replace an existing file")
+        p.set_defaults(func=cmd_import_mbed)
 
-    p = sub.add_parser("check-target", help="check a new target file and report every problem")
-    p.add_argument("name", help="the target's name (its file name without .json)")
-    p.add_argument("--targets-dir", action="append", default=[], help="folder with target files (repeatable)")
-    p.add_argument("--project", default=".", type=Path, help="firmware repo whose targets_dirs to use")
-    p.set_defaults(func=cmd_check_target)
+    if only in (None, "check-target"):
+        p = sub.add_parser("check-target", help="check a new target file and report every problem")
+        p.add_argument("name", help="the target's name (its file name without .json)")
+        p.add_argument(
+            "--targets-dir", action="append", default=[], help="folder with target files (repeatable)"
+        )
+        p.add_argument("--project", default=".", type=Path, help="firmware repo whose targets_dirs to use")
+        p.set_defaults(func=cmd_check_target)
 
-    p = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
-    p.set_defaults(func=cmd_config_reference)
+    if only in (None, "config-reference"):
+        p = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
+        p.set_defaults(func=cmd_config_reference)
 
-    p = sub.add_parser("getpub", help="export a key's public half")
-    p.add_argument("key")
-    p.add_argument("--format", choices=("pem", "c", "raw"), default="pem", help="raw: the DER MCUboot embeds")
-    p.add_argument(
-        "--name",
-        type=_c_identifier,
-        default="fw_public_key",
-        help="with --format c: the array's name (fwbuild_keys.c names its keys fwbuild_trusted_key_N)",
-    )
-    p.add_argument("--out", help="write here instead of stdout")
-    p.set_defaults(func=cmd_getpub)
+    if only in (None, "getpub"):
+        p = sub.add_parser("getpub", help="export a key's public half")
+        p.add_argument("key")
+        p.add_argument(
+            "--format", choices=("pem", "c", "raw"), default="pem", help="raw: the DER MCUboot embeds"
+        )
+        p.add_argument(
+            "--name",
+            type=_c_identifier,
+            default="fw_public_key",
+            help="with --format c: the array's name (fwbuild_keys.c names its keys fwbuild_trusted_key_N)",
+        )
+        p.add_argument("--out", help="write here instead of stdout")
+        p.set_defaults(func=cmd_getpub)
     return parser
 
 
@@ -939,8 +1006,16 @@ def _slot_args(p: argparse.ArgumentParser, verb: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    only = given[0] if given and given[0] in COMMANDS else None  # "--help" and mistakes: every command
+    args = build_parser(only).parse_args(given)
+    try:
+        return _run(args)
+    finally:
+        _save_caches()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the guard

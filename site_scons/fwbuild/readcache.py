@@ -46,8 +46,11 @@ def well_formed(key: object, value: object) -> bool:
 
 
 class ReadCache:
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, limit: int | None = None):
+        """``limit``: the most entries kept when saving (the oldest go first), for a cache
+        shared by every project a user has, which would otherwise only grow."""
         self.path = path
+        self.limit = limit
         self.entries: dict[str, Any] = {}
         self.changed = False
         if path is not None:
@@ -65,6 +68,7 @@ class ReadCache:
 
     def put(self, key: str, value: Any) -> None:
         if self.entries.get(key) != value:
+            self.entries.pop(key, None)  # the newest last: a limit drops the oldest
             self.entries[key] = value
             self.changed = True
 
@@ -72,8 +76,12 @@ class ReadCache:
         """Write the entries if they changed. A cache that cannot be written (a read-only
         build folder, a folder in its place) is not an error: the next run derives again."""
         if self.path is not None and self.changed:
+            if self.limit is not None and len(self.entries) > self.limit:
+                self.entries = dict(list(self.entries.items())[-self.limit :])
             try:
-                write_atomic(self.path, json.dumps(self.entries, sort_keys=True, indent=0) + "\n")
+                # a limited cache keeps its order, oldest first, for the next save to trim
+                text = json.dumps(self.entries, sort_keys=self.limit is None, indent=0)
+                write_atomic(self.path, text + "\n")
             except OSError:
                 return
             self.changed = False
