@@ -77,21 +77,19 @@ def render_linker_script(target, source, env):
     files the template loaded (``{% include %}``, ``{% import %}``, ``{% extends %}``, by
     literal or computed names) or looked for in vain: the next build depends on them."""
     from fwbuild.errors import FwbuildError
-    from fwbuild.fileio import write_atomic
-    from fwbuild.linker import render_linker_templates
     from fwbuild.scons import memo
+    from fwbuild.steps import render_linker_script as render
 
-    context = json.loads(source[1].get_text_contents())
     try:
-        rendered = render_linker_templates(context, source[0].abspath)
+        templates = render(
+            source[0].abspath, source[1].get_text_contents(), target[0].abspath, target[1].abspath
+        )
     except FwbuildError as exc:
         raise memo.user_error(exc) from None
-    write_atomic(target[1].abspath, json.dumps({"templates": rendered.templates}, sort_keys=True) + "\n")
-    write_atomic(target[0].abspath, rendered.text)
     # What SCons stores for this build are the dependencies it scanned before it (the
     # previous rendering's); store this rendering's instead, or the next build would find
     # "new" dependencies and render again for nothing.
-    depends = _template_nodes(source[0], rendered.templates, env)
+    depends = _template_nodes(source[0], templates, env)
     for node in target:
         node.implicit = None
         node.add_to_implicit(depends)

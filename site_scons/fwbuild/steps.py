@@ -1,0 +1,413 @@
+"""The Python steps of the pipeline as plain functions of paths and values, and the command
+that runs one of them outside SCons: ``python -m fwbuild.steps STEP_FILE``.
+
+SCons' actions (``fwbuild.scons.actions``) call these functions in-process; a Ninja build
+(``ninja=1``, ``fwbuild.scons.ninja``) runs the same functions as ordinary commands, each
+reading a step file written when ``build.ninja`` was generated: the step's name, its
+input and output paths and the settings it needs. One implementation, so both ways give
+the same bytes. A step that fails raises ``FwbuildError``; the command prints it as one
+``error:`` paragraph and exits with status 2.
+
+Each step is given a *context*: what it may ask of the project (``resolved()``,
+``layout()``, ``signer()``), resolved only when the step needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fwbuild.errors import FwbuildError
+from fwbuild.fileio import output_mode, remove_quietly, write_atomic
+
+
+class StepContext:
+    """The project as a step sees it outside SCons: resolved from the settings the step
+    file carries, once per process, on first use."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._resolved = None
+        self._signer = None
+
+    def _cache(self):
+        from fwbuild.readcache import ReadCache
+
+        return ReadCache(Path(self.settings["read_cache"]))
+
+    def resolved(self):
+        if self._resolved is None:
+            from fwbuild.resolve import resolve
+
+            cache = self._cache()
+            self._resolved = resolve(self.settings["project"], self.settings["target"], cache)
+            cache.save()
+        return self._resolved
+
+    def layout(self):
+        return self.resolved().layout
+
+    def signer(self):
+        if self._signer is None:
+            from fwbuild.signing import choose_signer
+
+            cache = self._cache()
+            self._signer = choose_signer(
+                self.resolved().project,
+                self.settings["profile"],
+                self.settings.get("sign_key") or None,
+                self.settings.get("sign_command") or None,
+                cwd=Path(self.settings["launch_dir"]),
+                cache=cache,
+            )
+            cache.save()
+        return self._signer
+
+
+def write_text(out: str, text: str) -> None:
+    """layout.json, fwbuild_layout.h: a text computed when the graph was read. The same
+    text is not written again: what includes the header then stays up to date."""
+    try:
+        with open(out, encoding="utf-8", newline="") as stream:
+            if stream.read() == text:
+                return
+    except OSError:
+        pass
+    write_atomic(out, text)
+
+
+def render_startup(out: str, context_text: str) -> None:
+    from fwbuild.startup import render_startup as render
+
+    write_atomic(out, render(json.loads(context_text)))
+
+
+def trusted_keys(ctx, out_c: str, out_h: str) -> None:
+    """fwbuild_keys.c and fwbuild_keys.h from fwbuild.json's trusted and revoked keys."""
+    from fwbuild.trustedkeys import HEADER, keys_c
+
+    write_atomic(out_c, keys_c(ctx.resolved().project, ctx.signer().key_path))
+    write_atomic(out_h, HEADER)
+
+
+def render_linker_script(template: str, context_text: str, out: str, record: str) -> list[str]:
+    """The linker script and the record of the template files the engine loaded or looked
+    for (names relative to the template's folder); returns those names."""
+    from fwbuild.linker import render_linker_templates
+
+    rendered = render_linker_templates(json.loads(context_text), template)
+    write_atomic(record, json.dumps({"templates": rendered.templates}, sort_keys=True) + "\n")
+    write_atomic(out, rendered.text)
+    return rendered.templates
+
+
+def check_elf(ctx, elf: str, region: str, others: Sequence[str] = ()) -> None:
+    """Check where the sections landed, then move the linked program into place: the
+    linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""
+    from fwbuild.elfcheck import check_elf_placement
+
+    linked = elf + ".tmp"
+    try:
+        check_elf_placement(linked, ctx.layout(), region)
+    except FwbuildError:
+        remove_quietly(linked, elf, *others)
+        raise
+    os.replace(linked, elf)
+
+
+def run_hook(name: str, data: bytes, label: str) -> bytes:
+    from fwbuild.hooks import REGISTRY
+
+    try:
+        return REGISTRY[name].run(data)
+    except FwbuildError as exc:
+        raise FwbuildError(f"post-build hook {name} on {label}: {exc}") from None
+
+
+def objcopy(
+    objcopy_tool: str,
+    elf: str,
+    out: str,
+    hooks: Sequence[str],
+    tool_env: dict[str, str] | None,
+    repo_hooks: Sequence[Callable[[bytes, Path], bytes]] = (),
+) -> None:
+    """The program's .bin, patched by the link-stage hooks (the .hex is made from it)."""
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    cmd = [objcopy_tool, "-O", "binary", elf, str(tmp)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=tool_env)
+    if result.returncode:
+        remove_quietly(tmp)
+        raise FwbuildError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
+    if not hooks and not repo_hooks:
+        os.chmod(tmp, output_mode())  # objcopy copies the ELF's execute bits: this is data
+        os.replace(tmp, path)
+        return
+    data = tmp.read_bytes()
+    remove_quietly(tmp)
+    for name in hooks:
+        data = run_hook(name, data, path.name)
+    for hook in repo_hooks:
+        data = hook(data, path)
+    write_atomic(path, data)
+
+
+def bin_to_hex(binary: str, out: str, start: int) -> None:
+    """The .hex at the program's link address, from the .bin after link-stage hooks."""
+    from fwbuild.image import Part, hex_chunks
+
+    data = Path(binary).read_bytes()
+    write_atomic(out, hex_chunks([Part(Path(binary).name, start, data)]))
+
+
+def image_hook(name: str, image: str, out: str) -> None:
+    write_atomic(out, run_hook(name, Path(image).read_bytes(), Path(image).name))
+
+
+def memory_map(ctx, roles: Sequence[str], inputs: Sequence[str], svg: str, report_out: str) -> None:
+    """The region summary (printed), memory-map.svg and size-report.json. Inputs, by role:
+    "elf"/"map" the application's slot 0 program, "region:<name>" the image each slot
+    holds, "map:<program>" (and optionally "elf:<program>") an earlier stage built here."""
+    from fwbuild.image import read_parts
+    from fwbuild.memmap import map_sizes, memory_svg, program_sizes, program_uses, region_usage, summary_lines
+
+    layout = ctx.layout()
+    pairs = list(zip(roles, inputs))
+    files = {role: Path(path) for role, path in pairs}
+    app = program_sizes(files["elf"])
+    sizes = {layout.stages[-1].program: app}
+    for role, path in files.items():
+        if role.startswith("map:"):
+            program = role.split(":", 1)[1]
+            # one link writes the ELF and the map beside it: the map's ELF is as new as the map
+            sizes[program] = program_sizes(files.get(f"elf:{program}", path.with_suffix(".elf")))
+    used: dict[str, int] = {}
+    for role, path in pairs:
+        if role.startswith("region:"):
+            used.update(_slot_use(layout, role.split(":", 1)[1], Path(path)))
+    image_bytes = {}  # a prebuilt stage: the bytes its image puts in its first slot, after a header
+    for stage in layout.stages:
+        image = files.get(f"region:{stage.slots[0].region}")
+        if stage.program not in sizes and image is not None:
+            held = sum(len(part.data) for part in read_parts(image, stage.slots[0].start))
+            image_bytes[stage.program] = max(held - stage.header_size, 0)
+    uses = region_usage(layout, used, {layout.main_ram: app.ram})
+    print("\n".join(summary_lines(layout, uses, program_uses(layout, sizes, image_bytes))))
+    write_atomic(svg, memory_svg(layout, uses))
+    report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
+    for role, path in files.items():
+        if role.startswith("map:"):
+            report[role.split(":", 1)[1]] = map_sizes(path.read_text(errors="replace"))
+    write_atomic(report_out, json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _slot_use(layout, region: str, image: Path) -> dict[str, int]:
+    """Bytes used per region by the image a slot holds: in a boot chain the image's bytes
+    (a .hex's records, not its text); in an Mbed layout the header region and the
+    application apart, a prebuilt bootloader per segment region."""
+    from fwbuild.image import read_parts
+    from fwbuild.mbed_header import header_size
+
+    slot = layout.slot(region)
+    if layout.mode == "chain":
+        return {region: sum(len(part.data) for part in read_parts(image, slot.start))}
+    if region == "application":
+        header = layout.region("header")
+        if header is None:
+            return {"application": image.stat().st_size}
+        fixed = header.size if layout.header_format == "mcuboot" else header_size(layout.header_format)
+        return {"header": fixed, "application": image.stat().st_size - slot.header_size}
+    used: dict[str, int] = {}
+    for part in read_parts(image, slot.program_start):
+        home = next((r for r in layout.bootloaders if r.start <= part.start < r.end), None)
+        if home is not None:
+            used[home.name] = used.get(home.name, 0) + len(part.data)
+    return used
+
+
+def combined_elf(
+    ctx, objcopy_tool: str, app_elf: str, parts: Sequence[Sequence[Any]], inputs: Sequence[str], out: str
+) -> None:
+    """One ELF for GDB: the application's (sections, symbols, debug information) plus each
+    earlier stage's loadable bytes as a ``.<stage>`` section at its addresses and, where it
+    was built here, its symbols prefixed ``<stage>_``, so a debugger can step from one into
+    the next. ``inputs``: per part its image, then its ELF when it has one."""
+    from fwbuild.elfcheck import program_symbols
+    from fwbuild.image import merge, read_parts
+
+    layout = ctx.layout()
+    path = Path(out)
+    cmd = [objcopy_tool]
+    raws = []
+    files = iter(inputs)
+    for stage, region, has_elf in parts:
+        image = next(files)
+        symbols = program_symbols(next(files)) if has_elf else []
+        found = read_parts(image, layout.program_region(region).start)
+        start, end = min(p.start for p in found), max(p.end for p in found)
+        raw = path.with_name(f".{stage}.tmp.bin")
+        raws.append(raw)
+        write_atomic(raw, merge(found, start, end, layout.erased_value))
+        section = f".{stage}"
+        cmd += [
+            "--add-section",
+            f"{section}={raw}",
+            "--set-section-flags",
+            f"{section}=alloc,load,readonly,code,contents",
+            "--change-section-address",
+            f"{section}={start:#x}",
+        ]
+        for name, value, kind in symbols:
+            inside = start <= (value & ~1) < end
+            where = f"{section}:{value - start:#x}" if inside else f"{value:#x}"
+            cmd += ["--add-symbol", f"{stage}_{name}={where},{kind},global"]
+    tmp = path.with_name(f".{path.name}.tmp")
+    result = subprocess.run([*cmd, app_elf, str(tmp)], capture_output=True, text=True)
+    remove_quietly(*raws)
+    if result.returncode:
+        remove_quietly(tmp)
+        raise FwbuildError(f"making {path.name} failed: {result.stderr.strip()}")
+    os.replace(tmp, path)
+
+
+def build_info(build_dir: str, outputs: Sequence[str], meta_text: str, tools: dict, out: str) -> None:
+    from fwbuild.buildinfo import build_info as describe
+
+    build = Path(build_dir)
+    files = [Path(p) for p in outputs if Path(p).is_relative_to(build)]
+    write_atomic(out, describe(build, files, json.loads(meta_text), tools))
+
+
+def slot_image(ctx, app_bin: str, outputs: Sequence[str], region: str, epoch: int | None) -> None:
+    """<prog>-signed.bin/.hex (+ .sig for Mbed formats with a key)."""
+    from fwbuild.image import Part, hex_chunks
+    from fwbuild.signing import detached_signature, mcuboot_slot_image, stage_version
+    from fwbuild.slot import mbed_slot_image
+
+    resolved = ctx.resolved()
+    layout, project = resolved.layout, resolved.project
+    slot = layout.slot(region)
+    version = stage_version(layout.stage_of(slot.region), project.version)
+    signer = ctx.signer().signer
+    app = Path(app_bin).read_bytes()
+    if layout.header_format == "mcuboot":
+        data = mcuboot_slot_image(layout, project.signing, version, app, signer, slot)
+        signature = None
+    else:
+        data = mbed_slot_image(layout, app, epoch)
+        signature = detached_signature(signer, data) if signer else None
+    write_atomic(outputs[0], data)
+    write_atomic(outputs[1], hex_chunks([Part("slot", slot.start, data)]))
+    if signature is not None:
+        write_atomic(outputs[2], signature)
+
+
+def post_build(ctx, app_bin: str, out: str) -> None:
+    from fwbuild.slot import post_build_description
+
+    layout = ctx.layout()
+    app = Path(app_bin).read_bytes()
+    parts = [("application", layout.application.start, Path(app_bin).name, app)]
+    write_atomic(out, post_build_description(layout, parts))
+
+
+def combine(ctx, regions: Sequence[str], inputs: Sequence[str], out_bin: str, out_hex: str) -> None:
+    from fwbuild.image import Part, hex_chunks, read_parts
+    from fwbuild.slot import check_link_hooks, combined_image, combined_parts, split_nvm
+
+    layout = ctx.layout()
+    first_region, *later_regions = regions
+    first, *later = inputs[: len(regions)]
+    start = layout.program_region(first_region).start
+    head = read_parts(first, start, name=f"{first_region} {Path(first).name}")
+    head, nvm = split_nvm(layout, head)
+    check_link_hooks(layout, head)
+    slots = [
+        Part(Path(path).name, layout.slot(region).start, Path(path).read_bytes())
+        for region, path in zip(later_regions, later)
+    ]
+    parts = combined_parts(layout, head, slots)
+    data = combined_image(layout, parts)
+    write_atomic(out_bin, data)
+    write_atomic(out_hex, hex_chunks(parts + nvm))
+
+
+def _run(step: dict) -> None:
+    """One step as a step file describes it: ``name``, ``targets``, ``sources`` (paths),
+    ``args`` (its values) and ``settings`` (what resolving the project needs)."""
+    name, targets, sources, args = step["step"], step["targets"], step["sources"], step.get("args", {})
+    ctx = StepContext(step.get("settings", {}))
+    if name == "text":
+        write_text(targets[0], args["text"])
+    elif name == "startup":
+        render_startup(targets[0], args["context"])
+    elif name == "keys":
+        trusted_keys(ctx, targets[0], targets[1])
+    elif name == "ldscript":
+        looked = render_linker_script(sources[0], args["context"], targets[0], targets[1])
+        # a depfile, so that Ninja renders again when an included template changes
+        folder = os.path.dirname(sources[0])
+        found = [os.path.join(folder, n) for n in looked if os.path.isfile(os.path.join(folder, n))]
+        folder, base = os.path.split(targets[0])
+        write_atomic(os.path.join(folder, f".{base}.d"), _depfile(targets[0], found))
+    elif name == "check-elf":
+        check_elf(ctx, targets[0], args["region"], targets[1:])
+    elif name == "objcopy":
+        objcopy(args["objcopy"], sources[0], targets[0], args["hooks"], args["tool_env"])
+    elif name == "hex":
+        bin_to_hex(sources[0], targets[0], args["start"])
+    elif name == "image-hook":
+        image_hook(args["hook"], sources[0], targets[0])
+    elif name == "memory-map":
+        memory_map(ctx, args["roles"], sources, targets[0], targets[1])
+    elif name == "combined-elf":
+        combined_elf(ctx, args["objcopy"], sources[0], args["parts"], sources[1:], targets[0])
+    elif name == "build-info":
+        build_info(args["build_dir"], sources, args["meta"], args["tools"], targets[0])
+    elif name == "slot":
+        slot_image(ctx, sources[0], targets, args["region"], args.get("epoch"))
+    elif name == "post-build":
+        post_build(ctx, sources[0], targets[0])
+    elif name == "combine":
+        combine(ctx, args["regions"], sources, targets[0], targets[1])
+    else:
+        raise FwbuildError(f"unknown step {name!r}: the step file was written by another fwbuild")
+
+
+def _depfile(target: str, deps: Sequence[str]) -> str:
+    def escape(path: str) -> str:
+        return path.replace("\\", "\\\\").replace(" ", "\\ ").replace("$", "$$").replace("#", "\\#")
+
+    return f"{escape(target)}: " + " ".join(escape(d) for d in deps) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m fwbuild.steps STEP_FILE", file=sys.stderr)
+        return 2
+    try:
+        with open(args[0], encoding="utf-8") as stream:
+            step = json.load(stream)
+    except (OSError, ValueError) as exc:
+        step_error = f"{args[0]}: cannot read the step file ({exc}); run scons ninja=1 again to write it"
+        print(f"error: {step_error}", file=sys.stderr)
+        return 2
+    try:
+        _run(step)
+    except FwbuildError as exc:
+        from fwbuild.cli import format_error
+
+        print(format_error(str(exc)), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
