@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Optional
 
 import SCons.Action
 import SCons.Node.Python
+import SCons.Script
 
 from fwbuild.errors import FwbuildError
 from fwbuild.scons import aliases, folders, memo, progress, toolchain
@@ -268,7 +269,7 @@ def Firmware(env, app, bootloader=None, stages=None):
         aliases.flash_alias(env, application.hex, facts["application_start"])
         aliases.debug_alias(env, image, application.elf)
         nodes += _memory_map(env, built)
-        return progress.with_progress(env, nodes + _build_info(env, nodes))
+        return _finish(env, nodes + _build_info(env, nodes))
     combined_bin, combined_hex = env.FwCombine(
         [build.File("combined.bin"), build.File("combined.hex")],
         [*(stage.image for stage in built), env.Value(facts["layout_signature"])],
@@ -282,7 +283,18 @@ def Firmware(env, app, bootloader=None, stages=None):
     nodes.append(combined_elf)
     aliases.debug_alias(env, combined_bin, combined_elf)
     nodes += _memory_map(env, built)
-    return progress.with_progress(env, nodes + _build_info(env, nodes))
+    return _finish(env, nodes + _build_info(env, nodes))
+
+
+def _finish(env, nodes):
+    """The nodes to build: SCons builds them, or (``ninja=1``) Ninja from build.ninja."""
+    if env.get("FW_NINJA"):
+        from fwbuild.scons import ninja
+
+        if not SCons.Script.GetOption("clean") and folders.changes_folders():
+            return [ninja.generate(env, nodes)]
+        ninja.keep(env, nodes)  # scons -c ninja=1 removes the outputs, not Ninja's file
+    return progress.with_progress(env, nodes)
 
 
 def _stage_sources(facts, app, bootloader, stages) -> dict:

@@ -36,6 +36,14 @@ def _variables(env):
         "programmer", "flash command for `scons flash` ({image}, {address}); default: the target's", ""
     )
     variables.Add("gdb_port", "GDB server port for `scons debug`", "1234")
+    variables.Add(
+        SCons.Script.BoolVariable(
+            "ninja",
+            "write build/<target>/build.ninja and build with Ninja (pip install ninja); then "
+            "`ninja -C build/<target>` alone rebuilds",
+            False,
+        )
+    )
     variables.Add("cc_prefix", "compiler wrapper in front of the cross compiler (ccache, distcc)", "")
     variables.Add(
         "cache_dir",
@@ -96,6 +104,7 @@ def apply(env) -> bool:
     env["FW_TOOLCHAIN"] = env["toolchain"]
     env["FW_PROGRAMMER"] = env["programmer"]
     env["FW_GDB_PORT"] = env["gdb_port"]
+    env["FW_NINJA"] = env["ninja"]
     cache_dir = env["cache_dir"]
     for key in (
         "target",
@@ -109,6 +118,7 @@ def apply(env) -> bool:
         "cache_dir",
         "programmer",
         "gdb_port",
+        "ninja",
     ):
         del env[key]
     if cache_dir:

@@ -1,0 +1,413 @@
+"""``ninja=1``: SCons reads the graph, Ninja runs it.
+
+``Firmware()`` declares the pipeline as always; in Ninja mode ``generate`` then writes
+``build/<target>/build.ninja`` from the declared nodes and returns one alias that runs
+``ninja -C build/<target>``. Afterwards ``ninja -C build/<target>`` alone builds: compile,
+link, check, sign, merge. Each edge is an ordinary command:
+
+* compiles, archives and links run the very command line SCons would, from SCons' top
+  folder (so objects, maps and images are the same bytes); a compile also writes a gcc
+  depfile, its paths made absolute, so that header edits rebuild what includes them;
+* fwbuild's Python steps run as ``python -m fwbuild.steps <step file>``, the same
+  functions the SCons actions call (``fwbuild.steps``), each reading a step file written
+  here (only when its content changes, so its time says when the step's settings did).
+
+SCons' own Ninja tool is not used: it hands Python steps to a background SCons daemon and
+changes the build targets of every environment once loaded. The generator edge re-runs
+this SCons line (generating only) when a SConstruct, fwbuild's code, ``fwbuild.json``, a
+target file, a template or a key changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import SCons.Action
+import SCons.Node
+import SCons.Node.FS
+import SCons.Node.Python
+import SCons.Script
+import SCons.Subst
+
+from fwbuild.fileio import write_atomic
+from fwbuild.scons import actions, builders, memo
+
+GENERATE_ONLY = "FWBUILD_NINJA_GENERATE_ONLY"
+
+
+def ninja_binary() -> str:
+    """The ninja program of the ``ninja`` package on PyPI; a clear error without it."""
+    try:
+        import ninja
+    except ImportError:
+        memo.die(
+            "ninja=1: the ninja package is not installed in the Python that runs SCons; install it "
+            "with: pip install 'ninja==1.13.2' (or pip install 'fwbuild[ninja]'), or build without ninja=1"
+        )
+    path = os.path.join(ninja.BIN_DIR, "ninja")
+    if not os.path.exists(path):
+        memo.die(
+            f"ninja=1: the ninja package has no program at {path}; reinstall it: pip install 'ninja==1.13.2'"
+        )
+    return path
+
+
+_STEPS = {
+    actions.write_value: "text",
+    actions.render_startup_code: "startup",
+    actions.trusted_keys_action: "keys",
+    builders.render_linker_script: "ldscript",
+    actions.check_elf: "check-elf",
+    actions.objcopy: "objcopy",
+    actions.bin_to_hex: "hex",
+    actions.image_hook_action: "image-hook",
+    actions.memory_map_action: "memory-map",
+    actions.combined_elf_action: "combined-elf",
+    actions.build_info_action: "build-info",
+    actions.slot_action: "slot",
+    actions.post_build_action: "post-build",
+    actions.combine_action: "combine",
+}
+
+
+def _esc(text: str) -> str:
+    """A path or word in a build statement."""
+    return text.replace("$", "$$").replace(" ", "$ ").replace(":", "$:")
+
+
+def _var(text: str) -> str:
+    return text.replace("$", "$$").replace("\n", " ")
+
+
+class _Writer:
+    def __init__(self, env, roots):
+        self.env = env
+        self.top = env.Dir("#").abspath
+        self.build = env.Dir("$FW_BUILD_DIR").abspath
+        self.steps_dir = os.path.join(self.build, ".ninja-steps")
+        self.edges: list[str] = []
+        self.compdb: list[dict] = []
+        self.outputs: set[str] = set()
+        self.step_files: set[str] = set()
+        self.roots = roots
+        self.tools = None
+
+    def settings(self) -> dict:
+        env = self.env
+        return {
+            "project": env["FW_PROJECT"],
+            "target": env["FW_TARGET"],
+            "profile": env["FW_PROFILE"],
+            "sign_key": env.get("FW_SIGN_KEY") or None,
+            "sign_command": env.get("FW_SIGN_COMMAND") or None,
+            "launch_dir": SCons.Script.GetLaunchDir(),
+            "read_cache": os.path.join(os.path.dirname(self.build), ".fwbuild-cache.json"),
+        }
+
+    def walk(self):
+        seen, executors = set(), []
+        stack = list(self.roots)
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if not node.has_builder() or isinstance(node, SCons.Node.Python.Value):
+                continue
+            executor = node.get_executor()
+            if id(executor) not in seen:
+                seen.add(id(executor))
+                executors.append(executor)
+            stack += [n for n in executor.get_all_sources() if n.has_builder()]
+            stack += [n for n in node.depends + (node.prerequisites or []) if n.has_builder()]
+        for executor in sorted(executors, key=lambda e: e.get_all_targets()[0].abspath):
+            self.edge(executor)
+
+    def edge(self, executor):
+        targets = executor.get_all_targets()
+        sources = executor.get_all_sources()
+        env = executor.get_build_env()
+        files = [n.abspath for n in sources if isinstance(n, SCons.Node.FS.Base)]
+        implicit, order = [], []
+        for node in targets:
+            implicit += [n.abspath for n in node.depends if isinstance(n, SCons.Node.FS.Base)]
+            order += [n.abspath for n in node.prerequisites or [] if isinstance(n, SCons.Node.FS.Base)]
+        commands, depfile, labels = [], None, []
+        for act in _flatten(executor.get_action_list(), targets, sources, env):
+            if isinstance(act, SCons.Action.FunctionAction):
+                function = getattr(act.execfunction, "func", None)
+                name = _STEPS.get(function)
+                if name is None:
+                    memo.die(
+                        f"ninja=1: {targets[0].get_internal_path()} is made by a Python function "
+                        f"({act.function_name()}) Ninja cannot run; build it without ninja=1"
+                    )
+                step_file, inputs = self.step_file(name, targets, sources, env)
+                implicit += [step_file, *inputs]
+                commands.append(f"{shlex.quote(sys.executable)} -m fwbuild.steps {shlex.quote(step_file)}")
+                if name == "ldscript":
+                    depfile = _dot(targets[0].abspath, ".d")
+            else:
+                line = _command_line(act, targets, sources, env)
+                if _is_compile(act, env) and len(targets) == 1:
+                    depfile = _dot(targets[0].abspath, ".d")
+                    self.compdb.append(
+                        {
+                            "directory": self.top,
+                            "command": line,
+                            "file": sources[0].abspath,
+                            "output": targets[0].abspath,
+                        }
+                    )
+                    line += f" -MMD -MF {shlex.quote(depfile)}" + _absolute_deps(depfile, self.top)
+                commands.append(line)
+            labels.append(_label(act, targets, sources, env))
+        if any(t.abspath.endswith(".a") for t in targets):  # ar adds to an archive left there
+            commands.insert(0, "rm -f " + " ".join(shlex.quote(t.abspath) for t in targets))
+        outs = [t.abspath for t in targets]
+        self.outputs.update(outs)
+        cmd = "cd " + shlex.quote(self.top) + " && " + " && ".join(commands)
+        lines = [
+            f"build {' '.join(map(_esc, outs))}: {'cc' if depfile else 'run'} {' '.join(map(_esc, files))}"
+            + (f" | {' '.join(map(_esc, sorted(set(implicit))))}" if implicit else "")
+            + (f" || {' '.join(map(_esc, sorted(set(order))))}" if order else ""),
+            f"  cmd = {_var(cmd)}",
+            f"  desc = {_var(next((label for label in labels if label), targets[0].name))}",
+        ]
+        if depfile:
+            lines.append(f"  depfile = {_esc(depfile)}")
+        self.edges.append("\n".join(lines))
+
+    def step_file(self, name, targets, sources, env):
+        """Write the step's file (when changed); returns it and the step's file inputs."""
+        args: dict = {}
+        values = [n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value)]
+        paths = [n.abspath for n in sources if not isinstance(n, SCons.Node.Python.Value)]
+        if name == "text":
+            args["text"] = values[0]
+        elif name in ("startup", "ldscript"):
+            args["context"] = values[0]
+        elif name == "check-elf":
+            args["region"] = env["FW_PROGRAM_REGION"]
+        elif name == "objcopy":
+            if env.get("FW_REPO_LINK_HOOKS"):
+                memo.die(
+                    "ninja=1: the SConstruct registers link-stage hooks with env.FirmwarePostBuild(); "
+                    "Ninja cannot run them yet: build without ninja=1"
+                )
+            args.update(
+                objcopy=env.subst("$FW_OBJCOPY"), hooks=env.get("FW_LINK_HOOKS") or [], tool_env=env["ENV"]
+            )
+        elif name == "hex":
+            args["start"] = env["FW_PROGRAM_START"]
+        elif name == "image-hook":
+            args["hook"] = env["FW_IMAGE_HOOK"]
+        elif name == "memory-map":
+            args["roles"] = list(env["FW_MEMMAP_ROLES"])
+        elif name == "combined-elf":
+            args.update(objcopy=env.subst("$FW_OBJCOPY"), parts=[list(p) for p in env["FW_COMBINED_PARTS"]])
+        elif name == "build-info":
+            from fwbuild.scons import toolchain
+
+            if self.tools is None:
+                self.tools = toolchain.versions(env)
+            args.update(build_dir=self.build, meta=values[0], tools=self.tools)
+        elif name == "slot":
+            args.update(region=env["FW_SLOT_REGION"], epoch=env.get("FW_EPOCH"))
+        elif name == "combine":
+            args["regions"] = list(env["FW_COMBINE_REGIONS"])
+            paths = paths[: len(args["regions"])]
+        step = {
+            "step": name,
+            "targets": [t.abspath for t in targets],
+            "sources": paths,
+            "args": args,
+            "values": values,  # every text the step's SCons signature holds
+            "settings": self.settings(),
+        }
+        rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
+        path = os.path.join(self.steps_dir, f"{rel}.{name}.json")
+        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
+        self.step_files.add(path)
+        return path, paths
+
+    def text(self, regenerate: list[str], command: str) -> str:
+        head = [
+            "# Written by fwbuild (scons ninja=1) from the SCons graph; edits are lost.",
+            "ninja_required_version = 1.10",
+            "rule run",
+            "  command = $cmd",
+            "  description = $desc",
+            "  restat = 1",
+            "rule cc",
+            "  command = $cmd",
+            "  description = $desc",
+            "  depfile = $depfile",
+            "  deps = gcc",
+            "rule regenerate",
+            "  command = $cmd",
+            "  description = regenerating build.ninja",
+            "  generator = 1",
+            "  restat = 1",
+            "  pool = console",
+            "",
+            # Ninja looks for the edge of the file it read by the name it read it by.
+            "build build.ninja: regenerate | " + " ".join(map(_esc, regenerate)),
+            f"  cmd = {_var(command)}",
+            "",
+        ]
+        roots = [
+            n.abspath for n in self.roots if isinstance(n, SCons.Node.FS.Base) and n.abspath in self.outputs
+        ]
+        tail = ["", f"build all: phony {' '.join(map(_esc, sorted(roots)))}", "default all", ""]
+        return "\n".join(head) + "\n\n".join(self.edges) + "\n" + "\n".join(tail)
+
+
+def _dot(path: str, suffix: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}{suffix}")
+
+
+def _absolute_deps(depfile: str, top: str) -> str:
+    """gcc names the files as it opened them, relative to the top folder; Ninja reads them
+    relative to the build folder: make every relative path absolute."""
+    script = r"s@(^|[[:space:]])([^/[:space:]\\][^[:space:]]*)@\1" + top.replace("@", r"\@") + r"/\2@g"
+    return f" && sed -E -i {shlex.quote(script)} {shlex.quote(depfile)}"
+
+
+def _flatten(action, targets, sources, env):
+    if isinstance(action, (list, tuple)):
+        for one in action:
+            yield from _flatten(one, targets, sources, env)
+    elif isinstance(action, SCons.Action.ListAction):
+        for one in action.list:
+            yield from _flatten(one, targets, sources, env)
+    elif isinstance(action, SCons.Action.LazyAction):
+        yield from _flatten(action._generate_cache(env), targets, sources, env)
+    elif isinstance(action, SCons.Action.CommandGeneratorAction):
+        yield from _flatten(action._generate(targets, sources, env, 0), targets, sources, env)
+    elif action is not None:
+        yield action
+
+
+def _command_line(act, targets, sources, env) -> str:
+    """The command line SCons would run, as the shell would be given it."""
+    cmd_list, _, _ = act.process(targets, sources, env)
+    escape = env.get("ESCAPE", lambda x: x)
+    lines = [" ".join(SCons.Subst.escape_list(cmd, escape)) for cmd in cmd_list if cmd]
+    return " && ".join(lines)
+
+
+def _is_compile(act, env) -> bool:
+    text = getattr(act, "cmd_list", "")
+    return isinstance(text, str) and any(
+        text in (f"${name}", env.get(name)) for name in ("CCCOM", "ASPPCOM", "ASCOM", "CXXCOM")
+    )
+
+
+def _label(act, targets, sources, env) -> str:
+    try:
+        text = act.strfunction(targets, sources, env)
+    except Exception:  # a label is cosmetic: never stop the generation for it
+        return ""
+    return (text or "").strip()
+
+
+def _write_if_changed(path: str, text: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            if stream.read() == text:
+                return False
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, text)
+    return True
+
+
+def _regenerate_deps(env) -> list[str]:
+    """What shapes the graph: the SConscripts, fwbuild's code, the project's files (fwbuild.json,
+    target files, keys: what the graph facts were read from) and the templates."""
+    from fwbuild import graphfacts
+
+    deps = {os.path.abspath(str(s)) for s in SCons.Node.SConscriptNodes}
+    package = Path(__file__).resolve().parents[1]
+    deps.update(str(p) for p in package.rglob("*.py"))
+    facts = memo.facts(env)
+    settings = {
+        "target": env["FW_TARGET"],
+        "profile": env["FW_PROFILE"],
+        "signs": True,
+    }
+    try:
+        record = graphfacts.input_record(env["FW_PROJECT"], settings, facts["targets_dirs"], facts["read"])
+        deps.update(str(p) for p in record["files"] if os.path.isfile(p))
+    except (KeyError, TypeError, ValueError, OSError):
+        pass
+    for name in ("default_template", "startup_template", "linker_template"):
+        if facts.get(name):
+            deps.add(str(Path(facts[name]).resolve()))
+    for key in (env.get("FW_SIGN_KEY"),):
+        if key:
+            deps.add(os.path.abspath(os.path.join(SCons.Script.GetLaunchDir(), key)))
+    return sorted(d for d in deps if os.path.exists(d))
+
+
+def _regenerate_command() -> str:
+    argv = [sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]]
+    return (
+        f"cd {shlex.quote(SCons.Script.GetLaunchDir())} && {GENERATE_ONLY}=1 "
+        + " ".join(shlex.quote(a) for a in argv)
+        + " > /dev/null"
+    )
+
+
+def generate(env, nodes):
+    """Write build.ninja for ``nodes`` (Firmware()'s outputs) and compile_commands.json;
+    return the alias that runs Ninja (nothing to run when only generating)."""
+    binary = ninja_binary()
+    writer = _Writer(env, nodes)
+    writer.walk()
+    build = writer.build
+    ninja_file = os.path.join(build, "build.ninja")
+    text = writer.text(_regenerate_deps(env), _regenerate_command())
+    os.makedirs(build, exist_ok=True)
+    _write_if_changed(ninja_file, text)
+    _write_if_changed(
+        os.path.join(build, "compile_commands.json"), json.dumps(writer.compdb, indent=2) + "\n"
+    )
+    for stale in Path(writer.steps_dir).glob("*.json"):
+        if str(stale) not in writer.step_files:
+            stale.unlink()
+    os.utime(ninja_file)  # newer than every input: this run's Ninja must not regenerate it
+    if os.environ.get(GENERATE_ONLY) == "1":
+        alias = env.Alias(f"fw-ninja-{env['FW_TARGET']}", [])
+    else:
+        jobs = SCons.Script.GetOption("num_jobs")
+
+        def run_ninja(target, source, env):
+            result = subprocess.run([binary, "-C", build, f"-j{jobs}"], check=False)
+            if result.returncode:
+                return 1
+            return 0
+
+        alias = env.Alias(
+            f"fw-ninja-{env['FW_TARGET']}", [], SCons.Action.Action(run_ninja, f"ninja -C {build}")
+        )
+    env.AlwaysBuild(alias)
+    keep(env, alias)
+    return alias
+
+
+def keep(env, nodes) -> None:
+    """Declare build.ninja and compile_commands.json (side effects: SCons neither builds nor
+    cleans them), so that the build folder's tidying keeps them, ``scons -c`` included."""
+    build = env.Dir("$FW_BUILD_DIR")
+    files = [build.File("build.ninja"), build.File("compile_commands.json")]
+    env.SideEffect(files, nodes)
+    env.NoClean(files)
