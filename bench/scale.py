@@ -478,8 +478,10 @@ def report_lines(sizes: list[dict], steps: dict | None, load: str) -> list[str]:
         "",
         "K64F, managed layout with `@bootloader`, signed (bench/gen_repo.py). Every tool runs"
         " with -j2; CMake's configure step is outside the timing. A one-file change edits a"
-        " constant in one module: it compiles, links, signs and merges again. Medians; full"
-        " builds of 500 and 2000 files ran once each.",
+        " constant in one module: it compiles, links, signs and merges again. Medians of"
+        f" {sizes[0]['runs']['null']} runs of null builds and changes; full builds ran "
+        + ", ".join(f"{s['runs']['full']}x at N={s['files']}" for s in sizes)
+        + " (they are bound by the compiler and long at large N).",
         f"Load average before and after: {load}.",
         "",
         "| N | tool | full build | null build | one file changed | goals (issue 18) |",
