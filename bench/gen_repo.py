@@ -198,10 +198,11 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="where to write the repo (must not exist or be empty)")
     parser.add_argument("--files", type=int, required=True, help="number of C modules")
     args = parser.parse_args()
-    try:
-        write_repo(args.folder, args.files)
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"error: {error}") from None
+    if args.files < 1:
+        parser.exit(2, f"error: --files {args.files}: a repo needs at least 1 file; give --files 1 or more\n")
+    if args.folder.exists() and (not args.folder.is_dir() or any(args.folder.iterdir())):
+        parser.exit(2, f"error: {args.folder} exists and is not an empty folder; give a new folder\n")
+    write_repo(args.folder, args.files)
     print(f"wrote {args.files} modules to {args.folder}; build with: scons -C {args.folder} target={TARGET}")
 
 

@@ -201,10 +201,12 @@ def run(cmd: Sequence[str], cwd: Path | None = None, check: bool = True) -> tupl
 
 def need_ninja() -> None:
     if not Path(NINJA).exists():
-        raise SystemExit(
-            f"error: {NINJA} is missing: the benchmark runs the ninja of the Python package index "
-            f"(`{BIN / 'pip'} install {NINJA_PIN}`)"
+        print(
+            f"error: {NINJA} is missing: the CMake + Ninja baseline runs the ninja program of the "
+            f"ninja package; install it with `{BIN / 'pip'} install {NINJA_PIN}`",
+            file=sys.stderr,
         )
+        sys.exit(2)
 
 
 def copy_generated(fw_repo: Path, to: Path) -> None:
