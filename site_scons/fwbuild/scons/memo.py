@@ -135,13 +135,35 @@ def _remembered_facts(env, settings):
 
 
 def _read_cache(env):
-    """One ReadCache per run, beside the targets' build folders (build/.fwbuild-cache.json):
+    """The run's ReadCache beside the targets' build folders (build/.fwbuild-cache.json):
     config files that passed their schema, signing keys' public facts."""
     if "FW_READ_CACHE" not in env:
+        env["FW_READ_CACHE"] = read_cache_at(Path(env.Dir("$FW_BUILD_DIR").dir.abspath))
+    return env["FW_READ_CACHE"]
+
+
+_READ_CACHES: dict = {}  # folder -> ReadCache
+
+
+def listing_cache(env):
+    """The ReadCache for reading the project before a target is chosen (``target=all``
+    lists the public targets, reading every target file): the one the default build folders
+    (build/<target>) share, which the targets' builds save. Without it, each such run checks
+    the project's config and the 35 shipped target files against their schema again, about
+    200 ms, before anything is built."""
+    return read_cache_at(Path(env.Dir("#build").abspath))
+
+
+def read_cache_at(folder: Path):
+    """One ReadCache per folder for the whole run, shared by every target's environment
+    (and by ``target=all``'s listing of the targets): each target's resolve finds what the
+    ones before it checked without reading the file again."""
+    cache = _READ_CACHES.get(folder)
+    if cache is None:
         from fwbuild.readcache import ReadCache
 
-        env["FW_READ_CACHE"] = ReadCache(Path(env.Dir("$FW_BUILD_DIR").dir.abspath) / ".fwbuild-cache.json")
-    return env["FW_READ_CACHE"]
+        cache = _READ_CACHES[folder] = ReadCache(folder / ".fwbuild-cache.json")
+    return cache
 
 
 def signer(env):
