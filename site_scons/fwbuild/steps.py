@@ -120,6 +120,28 @@ def check_elf(ctx, elf: str, region: str, others: Sequence[str] = ()) -> None:
     os.replace(linked, elf)
 
 
+def link_failed(ctx, errors: str, elf: str, label: str, region: str) -> None:
+    """A link that failed, in the layout's terms: ld's "region `FLASH' overflowed by N
+    bytes" becomes the region, the size needed and the key to change (``label``: the ELF as
+    the log names it); any other failure passes through as the linker said it."""
+    from fwbuild.linker import ld_overflows, overflow_error
+
+    text = Path(errors).read_text(errors="replace")
+    remove_quietly(errors)
+    overflows, other = ld_overflows(text)
+    if not overflows:
+        sys.stderr.write(text)
+        raise SystemExit(1)
+    if other:
+        sys.stderr.write("\n".join(other) + "\n")
+    remove_quietly(elf + ".tmp")
+    resolved = ctx.resolved()
+    messages = [
+        str(overflow_error(label, o, resolved.layout, region, resolved.target.layout)) for o in overflows
+    ]
+    raise FwbuildError("\n".join(messages))
+
+
 def run_hook(name: str, data: bytes, label: str) -> bytes:
     from fwbuild.hooks import REGISTRY
 
@@ -358,6 +380,8 @@ def _run(step: dict) -> None:
         write_atomic(os.path.join(folder, f".{base}.d"), _depfile(targets[0], found))
     elif name == "check-elf":
         check_elf(ctx, targets[0], args["region"], targets[1:])
+    elif name == "link-failed":
+        link_failed(ctx, args["errors"], targets[0], args["label"], args["region"])
     elif name == "objcopy":
         objcopy(args["objcopy"], sources[0], targets[0], args["hooks"], args["tool_env"])
     elif name == "hex":

@@ -154,6 +154,12 @@ def test_ninja_rebuilds_what_each_edit_needs(fw, tmp_path, key_files):
     assert result.count("SIGN") == 1 and result.count("MERGE") == 1, result.describe()
     assert (build / "app-signed.bin").read_bytes() != before
 
+    fw.next_second()  # a new source in a folder the SConstruct globs: the graph grows
+    (project / "app" / "extra.c").write_text("int fw_test_extra(void) { return 42; }\n")
+    result = edited(fw, project, target)
+    assert "regenerating build.ninja" in result.stdout, result.describe()
+    assert result.files("CC") == ["app/extra.c"] and result.count("LINK") == 1, result.describe()
+
     result = edited(fw, project, target)
     assert "no work to do" in result.stdout, result.describe()
 
@@ -218,3 +224,19 @@ def test_ccache_shares_compiles_across_checkouts_under_ninja(fw, tmp_path):
     compiles = second.stdout.count(" CC ")
     assert compiles > 0 and int(counts["direct_cache_hit"]) == compiles, stats + second.stdout
     assert tree(tmp_path / "one" / "build" / "K64F") == tree(tmp_path / "two" / "build" / "K64F")
+
+
+def test_overflow_under_ninja_names_the_layout_key(fw, tmp_path):
+    """ld's "region `FLASH' overflowed" is said in the layout's terms, as without Ninja."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    main = project / "app" / "main.c"
+    table = "__attribute__((used)) const unsigned char fw_test_table[0x80000] = {1};"
+    main.write_text(main.read_text() + "\n" + table + "\n")
+    result = fw.run_scons(project, "K64F", "ninja=1")
+    assert result.returncode != 0, result.describe()
+    assert "overflowed by" not in result.output and "Traceback" not in result.output, result.describe()
+    said = " ".join(result.output.split())
+    assert "error: build/K64F/app.elf" in said and "restrict_size" in said, result.describe()
+    assert "set it to at least" in said, result.describe()
+    assert not (project / "build" / "K64F" / "app.elf").exists()
+    assert not (project / "build" / "K64F" / "app.elf.tmp").exists()

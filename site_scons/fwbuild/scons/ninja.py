@@ -96,6 +96,7 @@ class _Writer:
         self.step_files: set[str] = set()
         self.roots = roots
         self.tools = None
+        self.source_dirs: set[str] = set()  # a source added or removed there changes the graph
 
     def settings(self) -> dict:
         env = self.env
@@ -154,8 +155,11 @@ class _Writer:
                     depfile = _dot(targets[0].abspath, ".d")
             else:
                 line = _command_line(act, targets, sources, env)
+                if isinstance(act, builders._LinkAction):
+                    line = self.explained_link(line, targets, env)
                 if _is_compile(act, env) and len(targets) == 1:
                     depfile = _dot(targets[0].abspath, ".d")
+                    self.source_dirs.add(os.path.dirname(sources[0].srcnode().abspath))
                     self.compdb.append(
                         {
                             "directory": self.top,
@@ -182,6 +186,29 @@ class _Writer:
         if depfile:
             lines.append(f"  depfile = {_esc(depfile)}")
         self.edges.append("\n".join(lines))
+
+    def explained_link(self, line, targets, env):
+        """The link, its messages kept: on failure fwbuild.steps says what ld's overflow
+        means for the layout (as the SCons path's link action does), else passes them on."""
+        errors = _dot(targets[0].abspath, ".ld-errors")
+        step = {
+            "step": "link-failed",
+            "targets": [t.abspath for t in targets],
+            "sources": [],
+            "args": {
+                "errors": errors,
+                "label": targets[0].get_internal_path(),
+                "region": env.get("FW_PROGRAM_REGION", "application"),
+            },
+            "settings": self.settings(),
+        }
+        rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
+        path = os.path.join(self.steps_dir, f"{rel}.link-failed.json")
+        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
+        self.step_files.add(path)
+        failed = f"{shlex.quote(sys.executable)} -m fwbuild.steps {shlex.quote(path)}"
+        quoted = shlex.quote(errors)
+        return f"{{ {line} 2> {quoted} || {{ {failed}; exit 1; }}; }} && cat {quoted} >&2 && rm -f {quoted}"
 
     def step_file(self, name, targets, sources, env):
         """Write the step's file (when changed); returns it and the step's file inputs."""
@@ -375,7 +402,8 @@ def generate(env, nodes):
     writer.walk()
     build = writer.build
     ninja_file = os.path.join(build, "build.ninja")
-    text = writer.text(_regenerate_deps(env), _regenerate_command())
+    inside = [d for d in writer.source_dirs if os.path.commonpath([d, build]) != build]
+    text = writer.text(sorted(set(_regenerate_deps(env)) | set(inside)), _regenerate_command())
     os.makedirs(build, exist_ok=True)
     _write_if_changed(ninja_file, text)
     _write_if_changed(
