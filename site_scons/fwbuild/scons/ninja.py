@@ -385,8 +385,11 @@ def _regenerate_deps(env) -> list[str]:
     return sorted(d for d in deps if os.path.exists(d))
 
 
-def _regenerate_command() -> str:
-    argv = [sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]]
+def _regenerate_command(target: str) -> str:
+    """This scons line, generating only, for this build folder's target alone (a line that
+    builds several targets writes one build.ninja each)."""
+    args = [f"target={target}" if a.startswith("target=") else a for a in sys.argv[1:]]
+    argv = [sys.executable, os.path.abspath(sys.argv[0]), *args]
     return (
         f"cd {shlex.quote(SCons.Script.GetLaunchDir())} && {GENERATE_ONLY}=1 "
         + " ".join(shlex.quote(a) for a in argv)
@@ -403,7 +406,9 @@ def generate(env, nodes):
     build = writer.build
     ninja_file = os.path.join(build, "build.ninja")
     inside = [d for d in writer.source_dirs if os.path.commonpath([d, build]) != build]
-    text = writer.text(sorted(set(_regenerate_deps(env)) | set(inside)), _regenerate_command())
+    text = writer.text(
+        sorted(set(_regenerate_deps(env)) | set(inside)), _regenerate_command(env["FW_TARGET"])
+    )
     os.makedirs(build, exist_ok=True)
     _write_if_changed(ninja_file, text)
     _write_if_changed(
