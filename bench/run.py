@@ -1,8 +1,15 @@
 """fwbuild benchmarks, side by side with what users would otherwise run.
 
-    .venv/bin/python bench/run.py            # everything, about two minutes on 2 cores
-    .venv/bin/python bench/run.py --quick    # fewer repetitions
+    .venv/bin/python bench/run.py            # everything, about half an hour on 2 cores
+    .venv/bin/python bench/run.py --quick    # fewer repetitions, N <= 100: about five minutes
     .venv/bin/python bench/run.py --write    # also rewrite bench/RESULTS.md
+
+A long run measures a fixed commit when started from a copy, so that edits made meanwhile
+do not reach it (the copy's site_scons/ comes first on the path):
+
+    git archive HEAD | tar -x -C /tmp/snap
+    FWBUILD_BENCH_COMMIT=$(git rev-parse --short HEAD) PYTHONPATH=/tmp/snap/site_scons \
+        .venv/bin/python /tmp/snap/bench/run.py --write   # writes /tmp/snap/bench/RESULTS.md
 
 Every figure is a median of several runs. Sections:
 1. post-link pipeline (merge + MCUboot header + signature + .bin + .hex) against intelhex
@@ -361,13 +368,25 @@ def machine() -> str:
     )
 
 
+def code_commit() -> str:
+    """The commit measured: this checkout's, or FWBUILD_BENCH_COMMIT for a copy made with
+    `git archive` (so that edits made during a long run do not reach it)."""
+    given = os.environ.get("FWBUILD_BENCH_COMMIT")
+    if given:
+        return given
+    result = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
 def report(pipeline, null, offset, many, memory, scale=None, sign=None, load="") -> str:
     lines = [
         "# Benchmark results",
         "",
         f"Run on {time.strftime('%Y-%m-%d')} by `bench/run.py` ({REPEAT} repetitions, medians).",
         f"Machine: {machine()}.",
-        f"Load average (1, 5, 15 min) at the start: {load}.",
+        f"Code: commit {code_commit()}. Load average (1, 5, 15 min) at the start: {load}.",
         "",
         "## 1. Post-link pipeline (MCUboot header + ECDSA P-256 signature + merge, .bin and .hex)",
         "",
