@@ -474,7 +474,9 @@ def report_lines(sizes: list[dict], steps: dict | None, load: str) -> list[str]:
         "",
         "K64F, managed layout with `@bootloader`, signed (bench/gen_repo.py). Every tool runs"
         " with -j2; CMake's configure step is outside the timing. A one-file change edits a"
-        " constant in one module: it compiles, links, signs and merges again. Medians of"
+        " constant in one module, written in place: it compiles, links, signs and merges"
+        " again. (An editor that saves by renaming a new file into place also changes the"
+        " folder's time; under ninja=1 that regenerates build.ninja first.) Medians of"
         f" {sizes[0]['runs']['null']} runs of null builds and changes; full builds ran "
         + ", ".join(f"{s['runs']['full']}x at N={s['files']}" for s in sizes)
         + " (they are bound by the compiler and long at large N).",
