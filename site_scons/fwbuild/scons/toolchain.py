@@ -188,14 +188,26 @@ def versions(env) -> dict[str, str]:
     llvm = name == "llvm"
     lib = newlib(env, facts["core_flags"])
     nano = any(flag in ("--specs=nano.specs", "-specs=nano.specs") for flag in facts["ldflags"])
+
+    def version(command: str) -> str:
+        # asked once per tool and PATH in a run: target=all wrote each of 16 build-info.json
+        # after four `--version` runs of the same tools
+        key = (command, env["ENV"].get("PATH"))
+        if key not in _VERSIONS:
+            _VERSIONS[key] = tool_version(command, env["ENV"])
+        return _VERSIONS[key]
+
     return {
         "name": name,
-        "cc": tool_version(env.subst("$CC"), env["ENV"]),
-        "ld": tool_version("ld.lld" if llvm else env.subst("${FW_PREFIX}ld"), env["ENV"]),
-        "objcopy": tool_version(env.subst("$FW_OBJCOPY"), env["ENV"]),
+        "cc": version(env.subst("$CC")),
+        "ld": version("ld.lld" if llvm else env.subst("${FW_PREFIX}ld")),
+        "objcopy": version(env.subst("$FW_OBJCOPY")),
         "libc": f"{newlib_version(lib.sysroot / 'include')} ({'libc_nano.a' if nano else 'libc.a'})",
-        "builtins": "libgcc.a of " + tool_version(env.subst("${FW_PREFIX}gcc"), env["ENV"]),
+        "builtins": "libgcc.a of " + version(env.subst("${FW_PREFIX}gcc")),
     }
+
+
+_VERSIONS: dict[tuple, str] = {}
 
 
 def path_map(target, source, env, for_signature):
