@@ -170,6 +170,20 @@ def test_ninja_rebuilds_what_each_edit_needs(fw, tmp_path, key_files):
     ours, theirs = tree(build), tree(again / "build" / target)
     assert [name for name in ours if ours[name] != theirs.get(name)] == [], scons.describe()
 
+    # The scons line hands over to Ninja when nothing changed, and writes build.ninja anew
+    # (then hands over) when something that shapes the graph did.
+    result = fw.run_scons(project, target, "ninja=1")
+    assert result.returncode == 0 and "no work to do" in result.stdout, result.describe()
+    fw.next_second()
+    overrides = json.loads((project / "fwbuild.json").read_text())["target_overrides"][target]
+    fw.set_overrides(project, target, **{**overrides, "app_offset": "0x8400"})
+    result = fw.run_scons(project, target, "ninja=1")
+    assert result.returncode == 0 and result.count("LINK") == 2, result.describe()
+    assert "waiting for another build" not in result.stderr, result.describe()  # no scons in scons
+    assert fw.region_of(json.loads((build / "layout.json").read_text()), "application")["start"] == 0x8400
+    result = fw.run_scons(project, target, "ninja=1", "profile=release", f"sign_key={key_files['ed25519']}")
+    assert result.returncode == 0 and result.count("CC") > 0, result.describe()
+
 
 def test_ninja_builds_after_scons_clean(fw, tmp_path):
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")

@@ -38,6 +38,9 @@ from fwbuild.fileio import write_atomic
 from fwbuild.scons import actions, builders, memo
 
 GENERATE_ONLY = "FWBUILD_NINJA_GENERATE_ONLY"
+# Set for the Ninja a scons run starts: that run has just written build.ninja and holds the
+# build folder's lock, so Ninja's generator edge must not start another scons.
+FROM_SCONS = "FWBUILD_NINJA_FROM_SCONS"
 
 
 def ninja_binary() -> str:
@@ -390,41 +393,41 @@ def _regenerate_command(target: str) -> str:
     builds several targets writes one build.ninja each)."""
     args = [f"target={target}" if a.startswith("target=") else a for a in sys.argv[1:]]
     argv = [sys.executable, os.path.abspath(sys.argv[0]), *args]
-    return (
-        f"cd {shlex.quote(SCons.Script.GetLaunchDir())} && {GENERATE_ONLY}=1 "
-        + " ".join(shlex.quote(a) for a in argv)
-        + " > /dev/null"
-    )
+    line = " ".join(shlex.quote(a) for a in argv)
+    launch = shlex.quote(SCons.Script.GetLaunchDir())
+    return f'test -n "${{{FROM_SCONS}:-}}" || {{ cd {launch} && {GENERATE_ONLY}=1 {line} > /dev/null; }}'
 
 
 def generate(env, nodes):
     """Write build.ninja for ``nodes`` (Firmware()'s outputs) and compile_commands.json;
     return the alias that runs Ninja (nothing to run when only generating)."""
     binary = ninja_binary()
-    writer = _Writer(env, nodes)
-    writer.walk()
-    build = writer.build
+    build = env.Dir("$FW_BUILD_DIR").abspath
     ninja_file = os.path.join(build, "build.ninja")
-    inside = [d for d in writer.source_dirs if os.path.commonpath([d, build]) != build]
-    text = writer.text(
-        sorted(set(_regenerate_deps(env)) | set(inside)), _regenerate_command(env["FW_TARGET"])
-    )
-    os.makedirs(build, exist_ok=True)
-    _write_if_changed(ninja_file, text)
-    _write_if_changed(
-        os.path.join(build, "compile_commands.json"), json.dumps(writer.compdb, indent=2) + "\n"
-    )
-    for stale in Path(writer.steps_dir).glob("*.json"):
-        if str(stale) not in writer.step_files:
-            stale.unlink()
-    os.utime(ninja_file)  # newer than every input: this run's Ninja must not regenerate it
+    record = os.path.join(build, ".ninja-steps", "generated.json")
+    fingerprint = _fingerprint()
+    if os.environ.get(GENERATE_ONLY) == "1" or not _current(ninja_file, record, fingerprint):
+        writer = _Writer(env, nodes)
+        writer.walk()
+        inside = [d for d in writer.source_dirs if os.path.commonpath([d, build]) != build]
+        deps = sorted(set(_regenerate_deps(env)) | set(inside))
+        os.makedirs(build, exist_ok=True)
+        _write_if_changed(ninja_file, writer.text(deps, _regenerate_command(env["FW_TARGET"])))
+        compdb = json.dumps(writer.compdb, indent=2) + "\n"
+        _write_if_changed(os.path.join(build, "compile_commands.json"), compdb)
+        _write_if_changed(record, json.dumps({"fingerprint": fingerprint, "deps": deps}, indent=1) + "\n")
+        for stale in Path(writer.steps_dir).glob("*.json"):
+            if str(stale) not in writer.step_files and str(stale) != record:
+                stale.unlink()
+        os.utime(ninja_file)  # newer than every input: this run's Ninja must not regenerate it
     if os.environ.get(GENERATE_ONLY) == "1":
         alias = env.Alias(f"fw-ninja-{env['FW_TARGET']}", [])
     else:
         jobs = SCons.Script.GetOption("num_jobs")
 
         def run_ninja(target, source, env):
-            result = subprocess.run([binary, "-C", build, f"-j{jobs}"], check=False)
+            ninja_env = {**os.environ, FROM_SCONS: "1"}
+            result = subprocess.run([binary, "-C", build, f"-j{jobs}"], check=False, env=ninja_env)
             if result.returncode:
                 return 1
             return 0
@@ -435,6 +438,39 @@ def generate(env, nodes):
     env.AlwaysBuild(alias)
     keep(env, alias)
     return alias
+
+
+def _fingerprint() -> str:
+    """What shapes the graph besides files: this scons line (but for how many jobs or how
+    much it prints) and the environment variables a build reads."""
+    import hashlib
+
+    import fwbuild
+
+    args = [a for a in sys.argv[1:] if not a.startswith(("-j", "--jobs", "-Q", "-s", "--silent"))]
+    names = ("PATH", "SOURCE_DATE_EPOCH", "LIBSODIUM_DIR", "HOME", "TMPDIR")
+    environ = {
+        k: v
+        for k, v in sorted(os.environ.items())
+        if (k in names or k.startswith(("FWBUILD_", "CCACHE_", "DISTCC_")))
+        and k not in (GENERATE_ONLY, FROM_SCONS)
+    }
+    text = json.dumps([fwbuild.__version__, sys.executable, SCons.Script.GetLaunchDir(), args, environ])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _current(ninja_file: str, record: str, fingerprint: str) -> bool:
+    """build.ninja was written by this same line and nothing it was generated from changed
+    since: the graph is the same, and this run hands over to Ninja without walking it."""
+    try:
+        with open(record, encoding="utf-8") as stream:
+            known = json.load(stream)
+        written = os.stat(ninja_file).st_mtime_ns
+        if known["fingerprint"] != fingerprint:
+            return False
+        return all(os.stat(dep).st_mtime_ns < written for dep in known["deps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def keep(env, nodes) -> None:
