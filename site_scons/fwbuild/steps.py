@@ -427,10 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         _run(step)
-    except FwbuildError as exc:
+    except (FwbuildError, OSError) as exc:
         from fwbuild.cli import format_error
 
-        print(format_error(str(exc)), file=sys.stderr)
+        if isinstance(exc, OSError):  # an input gone, a folder not writable: name the file
+            message = f"{exc.filename}: {exc.strerror}; the build step {step.get('step')} cannot go on"
+        else:
+            message = str(exc)
+        print(format_error(message), file=sys.stderr)
         return 2
     return 0
 
