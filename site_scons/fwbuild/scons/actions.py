@@ -29,7 +29,10 @@ class _Step(functools.partial):
         if "_contents" not in self.__dict__:
             from fwbuild.codesig import code_signature
 
-            self._contents = b"fwbuild step " + code_signature(self.func)
+            # The adapter and the fwbuild.steps functions it calls, where the work is done.
+            called = [getattr(steps, name, None) for name in self.func.__code__.co_names]
+            core = [f for f in called if callable(f) and getattr(f, "__module__", "") == steps.__name__]
+            self._contents = b" ".join([b"fwbuild step", *map(code_signature, [self.func, *core])])
         return self._contents
 
 

@@ -151,7 +151,8 @@ class _Writer:
                         f"ninja=1: {targets[0].get_internal_path()} is made by a Python function "
                         f"({act.function_name()}) Ninja cannot run; build it without ninja=1"
                     )
-                step_file, inputs = self.step_file(name, targets, sources, env)
+                code = act.execfunction.get_contents(targets, sources, env).decode()
+                step_file, inputs = self.step_file(name, targets, sources, env, code)
                 implicit += [step_file, *inputs]
                 commands.append(f"{shlex.quote(sys.executable)} -m fwbuild.steps {shlex.quote(step_file)}")
                 if name == "ldscript":
@@ -213,7 +214,7 @@ class _Writer:
         quoted = shlex.quote(errors)
         return f"{{ {line} 2> {quoted} || {{ {failed}; exit 1; }}; }} && cat {quoted} >&2 && rm -f {quoted}"
 
-    def step_file(self, name, targets, sources, env):
+    def step_file(self, name, targets, sources, env, code):
         """Write the step's file (when changed); returns it and the step's file inputs."""
         args: dict = {}
         values = [n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value)]
@@ -258,6 +259,7 @@ class _Writer:
             "sources": paths,
             "args": args,
             "values": values,  # every text the step's SCons signature holds
+            "code": code,  # and its code: a new fwbuild redoes the steps whose code changed
             "settings": self.settings(),
         }
         rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
