@@ -254,3 +254,17 @@ def test_overflow_under_ninja_names_the_layout_key(fw, tmp_path):
     assert "set it to at least" in said, result.describe()
     assert not (project / "build" / "K64F" / "app.elf").exists()
     assert not (project / "build" / "K64F" / "app.elf.tmp").exists()
+
+
+def test_sconstruct_hooks_are_refused_under_ninja(fw, tmp_path):
+    """A hook of the SConstruct (env.FirmwarePostBuild) has no command Ninja could run."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    sconstruct = project / "SConstruct"
+    hook = 'env.FirmwarePostBuild("cp $SOURCE $TARGET", output="copy.bin")\n'
+    sconstruct.write_text(sconstruct.read_text().replace("\nDefault(", "\n" + hook + "Default(", 1))
+    result = fw.run_scons(project, "K64F", "ninja=1")
+    assert result.returncode == 2, result.describe()
+    said = " ".join(result.stderr.split())
+    assert said.startswith("error: ninja=1: the SConstruct registers the image-stage hook cp"), said
+    assert "build without ninja=1" in said and "Traceback" not in said
+    assert not (project / "build" / "K64F" / "build.ninja").exists()

@@ -146,10 +146,17 @@ class _Writer:
             if isinstance(act, SCons.Action.FunctionAction):
                 function = getattr(act.execfunction, "func", None)
                 name = _STEPS.get(function)
+                if function is actions.repo_image_hook_action:
+                    memo.die(
+                        f"ninja=1: the SConstruct registers the image-stage hook "
+                        f"{env['FW_REPO_HOOK'].name} with env.FirmwarePostBuild(); Ninja cannot run "
+                        "the hooks of a SConstruct yet: build without ninja=1"
+                    )
                 if name is None:
                     memo.die(
                         f"ninja=1: {targets[0].get_internal_path()} is made by a Python function "
-                        f"({act.function_name()}) Ninja cannot run; build it without ninja=1"
+                        f"({getattr(function, '__name__', act.function_name())}) Ninja cannot run; "
+                        "build it without ninja=1"
                     )
                 code = act.execfunction.get_contents(targets, sources, env).decode()
                 step_file, inputs = self.step_file(name, targets, sources, env, code)
