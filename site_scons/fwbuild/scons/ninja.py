@@ -161,7 +161,7 @@ class _Writer:
                 code = act.execfunction.get_contents(targets, sources, env).decode()
                 step_file, inputs = self.step_file(name, targets, sources, env, code)
                 implicit += [step_file, *inputs]
-                commands.append(f"{shlex.quote(sys.executable)} -m fwbuild.steps {shlex.quote(step_file)}")
+                commands.append(f"{_steps_command()} {shlex.quote(step_file)}")
                 if name == "ldscript":
                     depfile = _dot(targets[0].abspath, ".d")
             else:
@@ -217,7 +217,7 @@ class _Writer:
         path = os.path.join(self.steps_dir, f"{rel}.link-failed.json")
         _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
         self.step_files.add(path)
-        failed = f"{shlex.quote(sys.executable)} -m fwbuild.steps {shlex.quote(path)}"
+        failed = f"{_steps_command()} {shlex.quote(path)}"
         quoted = shlex.quote(errors)
         return f"{{ {line} 2> {quoted} || {{ {failed}; exit 1; }}; }} && cat {quoted} >&2 && rm -f {quoted}"
 
@@ -305,6 +305,16 @@ class _Writer:
         ]
         tail = ["", f"build all: phony {' '.join(map(_esc, sorted(roots)))}", "default all", ""]
         return "\n".join(head) + "\n\n".join(self.edges) + "\n" + "\n".join(tail)
+
+
+def _steps_command() -> str:
+    """``python -m fwbuild.steps`` with the Python and the fwbuild this SCons run uses: a
+    checkout's site_scons/ is on SCons' path without being installed."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    return (
+        f"PYTHONPATH={shlex.quote(package_parent)}${{PYTHONPATH:+:$PYTHONPATH}} "
+        f"{shlex.quote(sys.executable)} -m fwbuild.steps"
+    )
 
 
 def _dot(path: str, suffix: str) -> str:
