@@ -6,7 +6,8 @@ The merge works on ``bytearray`` rather than intelhex's per-byte dictionary: pla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +184,7 @@ def hex_chunks(parts: Iterable[Part]) -> Iterator[str]:
     """``hex_text`` in pieces of at most one 64 KiB page, so that writing a large image
     never holds its whole text (2.8x the image) in memory."""
     runs = _runs(parts)
+    records = _records_writer(sum(len(part.data) for run in runs for part in run))
     # like intelhex: extended linear address records only when data lies above 64 KiB
     upper = None if runs and runs[-1][-1].end - 1 > 0xFFFF else 0
     for run in runs:
@@ -199,7 +201,7 @@ def hex_chunks(parts: Iterable[Part]) -> Iterator[str]:
                 page_left = min(len(data) - pos, 0x10000 - (address & 0xFFFF))
                 full = page_left - page_left % 16
                 if full:
-                    lines.append(_full_records(address & 0xFFFF, data[pos : pos + full]))
+                    lines.append(records(address & 0xFFFF, data[pos : pos + full]))
                 if page_left > full:
                     tail = address + full
                     lines.append(_record(tail & 0xFFFF, 0, bytes(data[pos + full : pos + page_left])))
@@ -228,6 +230,23 @@ def _runs(parts: Iterable[Part]) -> list[list[Part]]:
             last = run.pop()
             run.append(Part(last.name, last.start, bytes(last.data) + bytes(part.data)))
     return runs
+
+
+# Below this size an image's records are written one by one, unless numpy is already
+# loaded: importing it costs 80-120 ms, which a short-lived step (python -m fwbuild.steps)
+# would pay for a few KiB of hex (one record per call costs about 0.1 ms per KiB).
+NUMPY_MIN_BYTES = 256 * 1024
+
+
+def _records_writer(total: int) -> Callable[[int, bytes | memoryview], str]:
+    """How to write the 16-byte records of one 64 KiB page, for an image of ``total`` bytes."""
+    if total >= NUMPY_MIN_BYTES or "numpy" in sys.modules:
+        return _full_records
+    return _one_by_one
+
+
+def _one_by_one(offset: int, data: bytes | memoryview) -> str:
+    return "\n".join(_record(offset + i, 0, bytes(data[i : i + 16])) for i in range(0, len(data), 16))
 
 
 def _full_records(offset: int, data: bytes | memoryview) -> str:

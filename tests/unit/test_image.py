@@ -77,3 +77,17 @@ def test_hex_writer_is_byte_identical_to_intelhex(chunks, base):
         parts.append(Part("p", address, data))
         address += len(data)
     assert hex_text(parts) == intelhex_text(parts)
+
+
+def test_small_images_write_the_same_records_without_numpy():
+    """A small image's records are written one by one (no numpy import in a short-lived
+    step); the text is the same as the array path's."""
+    import random
+
+    from fwbuild import image
+
+    data = random.Random(7).randbytes(0x10000)
+    for offset, size in ((0, 16), (0x20, 0x1000), (0, 0x10000)):
+        chunk = data[:size]
+        assert image._one_by_one(offset, chunk) == image._full_records(offset, chunk)
+    assert image._records_writer(image.NUMPY_MIN_BYTES) is image._full_records
