@@ -8,9 +8,10 @@ cd "$(dirname "$0")"
 # ccache: compiler wrappers (cc_prefix=) a build farm uses, tested against a local distccd;
 # gdb-multiarch: `scons debug` and its test; libcairo2 and a monospace font: the test that
 # renders memory-map.svg (cairosvg). clang, lld and llvm (llvm-ar, llvm-ranlib): toolchain=llvm,
-# which links the same newlib and libgcc as the GNU toolchain (docs/toolchains.md).
+# which links the same newlib and libgcc as the GNU toolchain (docs/toolchains.md). cmake: the
+# CMake+Ninja baseline bench/ compares builds with, and its test.
 APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openssl gcc libc6-dev distcc ccache
-    gdb-multiarch libcairo2 fonts-dejavu-core clang lld llvm)
+    gdb-multiarch libcairo2 fonts-dejavu-core clang lld llvm cmake)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
