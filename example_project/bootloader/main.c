@@ -38,23 +38,17 @@ static enum image_status check(uint32_t address, struct image_info *info)
     return image_check((const uint8_t *)(uintptr_t)address, SLOT_SIZE, IMAGE_HEADER_SIZE, info);
 }
 
+/* The application's table goes into VTOR or, on a core without one, into the word through
+ * which this bootloader's table forwards exceptions (forward.c). */
+#if defined(VECTOR_FORWARD_ADDR)
+#define APPLICATION_TABLE_WORD VECTOR_FORWARD_ADDR
+#else
+#define APPLICATION_TABLE_WORD BOARD_VTOR
+#endif
+
 __attribute__((noreturn)) static void start_application(void)
 {
-    const uint32_t *vectors = (const uint32_t *)(uintptr_t)APPLICATION_ADDR;
-    /* The application's table in VTOR (or, on a core without one, in the word through which
-     * this bootloader's table forwards: forward.c), MSP from its first word, branch to its
-     * reset vector. */
-#if defined(VECTOR_FORWARD_ADDR)
-    *(volatile uint32_t *)VECTOR_FORWARD_ADDR = APPLICATION_ADDR;
-#else
-    *(volatile uint32_t *)0xE000ED08u = APPLICATION_ADDR;
-#endif
-    __asm__ volatile("dsb\n\tisb\n\t"
-                     "msr msp, %0\n\t"
-                     "bx %1\n\t" ::"r"(vectors[0]),
-                     "r"(vectors[1])
-                     : "memory");
-    __builtin_unreachable();
+    board_handover(APPLICATION_ADDR, APPLICATION_TABLE_WORD);
 }
 
 __attribute__((noreturn)) static void no_valid_image(void)

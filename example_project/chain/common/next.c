@@ -23,19 +23,6 @@ static void refused(const struct next_stage *stage, unsigned int slot, enum imag
     board_puts(")\n");
 }
 
-__attribute__((noreturn)) static void handover(uint32_t program)
-{
-    const uint32_t *vectors = (const uint32_t *)(uintptr_t)program;
-    /* VTOR to the program's table, MSP from its first word, branch to its reset vector. */
-    *(volatile uint32_t *)0xE000ED08u = program;
-    __asm__ volatile("dsb\n\tisb\n\t"
-                     "msr msp, %0\n\t"
-                     "bx %1\n\t" ::"r"(vectors[0]),
-                     "r"(vectors[1])
-                     : "memory");
-    __builtin_unreachable();
-}
-
 __attribute__((noreturn)) static void boot(const struct next_stage *stage, unsigned int n,
                                            const struct image_info *info, int trial)
 {
@@ -45,7 +32,7 @@ __attribute__((noreturn)) static void boot(const struct next_stage *stage, unsig
     board_puts(" v");
     board_puts(version);
     board_puts(trial ? " trial\n" : "\n");
-    handover(image_program_start(&stage->slots[n]));
+    board_handover(image_program_start(&stage->slots[n]), BOARD_VTOR);
 }
 
 void boot_next(const struct next_stage *stage)
