@@ -262,7 +262,7 @@ def memory_child(folder: Path, target: str) -> None:
         layout, project = resolved.layout, resolved.project
         signer = load_private_key(DEV_KEY)
         boot, app = (folder / "boot.bin").read_bytes(), (folder / "app.bin").read_bytes()
-        hex_text([Part("warm-up", 0, b"\0" * 64)])  # imports numpy before the baseline
+        hex_text([Part("warm-up", 0, b"\0" * 64)])  # imports fwbuild.image before the baseline
         header = layout.region("header")
         Path("/proc/self/clear_refs").write_text("5")  # Linux: restart the peak-RSS count here
         before = _peak_rss()
@@ -359,8 +359,7 @@ def machine() -> str:
     from importlib import metadata
 
     versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("scons", "intelhex", "cryptography", "numpy", "imgtool")
+        f"{name} {metadata.version(name)}" for name in ("scons", "intelhex", "cryptography", "imgtool")
     )
     return (
         f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "

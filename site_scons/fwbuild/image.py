@@ -7,6 +7,7 @@ The merge works on ``bytearray`` rather than intelhex's per-byte dictionary: pla
 from __future__ import annotations
 
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +185,7 @@ def hex_chunks(parts: Iterable[Part]) -> Iterator[str]:
     """``hex_text`` in pieces of at most one 64 KiB page, so that writing a large image
     never holds its whole text (2.8x the image) in memory."""
     runs = _runs(parts)
-    records = _records_writer(sum(len(part.data) for run in runs for part in run))
+    records = _records_writer()
     # like intelhex: extended linear address records only when data lies above 64 KiB
     upper = None if runs and runs[-1][-1].end - 1 > 0xFFFF else 0
     for run in runs:
@@ -232,47 +233,60 @@ def _runs(parts: Iterable[Part]) -> list[list[Part]]:
     return runs
 
 
-# Below this size an image's records are written one by one, unless numpy is already
-# loaded: importing it costs 80-120 ms, which a short-lived step (python -m fwbuild.steps)
-# would pay for a few KiB of hex (one record per call costs about 0.1 ms per KiB).
-NUMPY_MIN_BYTES = 256 * 1024
+# The checksum byte of a 16-byte data record from the low byte of the sum of its
+# address bytes and data: two's complement of (length 16 + that sum).
+_CHECKSUM = bytes((-(16 + v)) & 0xFF for v in range(256))
 
 
-def _records_writer(total: int) -> Callable[[int, bytes | memoryview], str]:
-    """How to write the 16-byte records of one 64 KiB page, for an image of ``total`` bytes."""
-    if total >= NUMPY_MIN_BYTES or "numpy" in sys.modules:
-        return _full_records
-    return _one_by_one
+def _records_writer() -> Callable[[int, bytes | memoryview], str]:
+    """``records(offset, data)``: the 16-byte data records of ``data`` (a multiple of 16
+    bytes, inside one 64 KiB page) from ``offset``, as lines without the last newline.
+
+    A measured fast path without numpy: every row's checksum comes from adding 16-byte
+    lanes of one big integer (SWAR), and the records are one ``bytes.hex`` of the binary
+    rows. Measured on 1 MiB: 84 ms for one ``_record`` call per line, 22 ms this way (numpy's
+    arrays: 13 ms, after 100 ms to import it in a short-lived step; intelhex: 356 ms). The
+    lane masks of a row count are made once per writer (``hex_chunks`` writes whole pages)."""
+    masks: dict[int, list[int]] = {}
+
+    def records(offset: int, data: bytes | memoryview) -> str:
+        data = bytes(data)
+        rows = len(data) // 16
+        if rows not in masks:
+            masks[rows] = [
+                int.from_bytes((b"\x00" * width + b"\xff" * width) * (8 * rows // width), "big")
+                for width in (1, 2, 4, 8)
+            ]
+        addresses = array("H", range(offset, offset + 16 * rows, 16))
+        if sys.byteorder == "little":
+            addresses.byteswap()
+        address = addresses.tobytes()
+        high, low = address[0::2], address[1::2]
+        lanes = bytearray(16 * rows)  # each row's address bytes, at the end of its lane
+        lanes[14::16], lanes[15::16] = high, low
+        sums = _lane_sums(masks[rows], data, lanes)
+        binary = bytearray(21 * rows)  # length, address, type 00, data, checksum
+        binary[0::21] = b"\x10" * rows
+        binary[1::21], binary[2::21] = high, low
+        for column in range(16):
+            binary[4 + column :: 21] = data[column::16]
+        binary[20::21] = sums.translate(_CHECKSUM)
+        return ":" + binary.hex("\n", 21).upper().replace("\n", "\n:")
+
+    return records
 
 
-def _one_by_one(offset: int, data: bytes | memoryview) -> str:
-    return "\n".join(_record(offset + i, 0, bytes(data[i : i + 16])) for i in range(0, len(data), 16))
-
-
-def _full_records(offset: int, data: bytes | memoryview) -> str:
-    """16-byte data records for ``data`` (a multiple of 16 bytes) from ``offset`` in one
-    64 KiB page, built as one array of characters. Measured on 1 MiB: 103 ms for one
-    ``_record`` call per line, 11 ms this way (intelhex's write_hex_file: 356 ms)."""
-    import numpy as np
-
-    digits = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
-    rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, 16)
-    count = rows.shape[0]
-    offsets = offset + 16 * np.arange(count, dtype=np.uint32)
-    checksum = (-(16 + (offsets >> 8) + (offsets & 0xFF) + rows.sum(axis=1, dtype=np.uint32))) & 0xFF
-    out = np.empty((count, 44), dtype=np.uint8)
-    out[:, 0] = ord(":")
-    out[:, 1] = ord("1")
-    out[:, 2] = ord("0")
-    for column, shift in ((3, 12), (4, 8), (5, 4), (6, 0)):
-        out[:, column] = digits[(offsets >> shift) & 0xF]
-    out[:, 7] = out[:, 8] = ord("0")
-    out[:, 9:41:2] = digits[rows >> 4]
-    out[:, 10:41:2] = digits[rows & 0xF]
-    out[:, 41] = digits[checksum >> 4]
-    out[:, 42] = digits[checksum & 0xF]
-    out[:, 43] = ord("\n")
-    return out.tobytes()[:-1].decode("ascii")
+def _lane_sums(masks: list[int], *buffers: bytes | bytearray) -> bytes:
+    """The low byte of each 16-byte row's byte sum over all ``buffers``: the bytes spread
+    into 16-bit lanes, then lanes added pairwise up to 128 bits (no lane overflows)."""
+    byte_mask, *wider = masks
+    total = 0
+    for buffer in buffers:
+        value = int.from_bytes(buffer, "big")
+        total += (value & byte_mask) + ((value >> 8) & byte_mask)
+    for width, mask in zip((2, 4, 8), wider):
+        total = (total & mask) + ((total >> (8 * width)) & mask)
+    return total.to_bytes(len(buffers[0]), "big")[15::16]
 
 
 def _record(offset: int, kind: int, payload: bytes) -> str:

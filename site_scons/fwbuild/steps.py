@@ -362,14 +362,11 @@ def combine(ctx, regions: Sequence[str], inputs: Sequence[str], out_bin: str, ou
     write_atomic(out_hex, hex_chunks(parts + nvm))
 
 
-def _run(step: dict) -> None:
+def _run(step: dict, ctx: StepContext) -> None:
     """One step as a step file describes it: ``name``, ``targets``, ``sources`` (paths),
     ``args`` (its values) and ``settings`` (what resolving the project needs)."""
     name, targets, sources, args = step["step"], step["targets"], step["sources"], step.get("args", {})
-    ctx = StepContext(step.get("settings", {}))
-    if name == "text":
-        write_text(targets[0], args["text"])
-    elif name == "startup":
+    if name == "startup":
         render_startup(targets[0], args["context"])
     elif name == "keys":
         trusted_keys(ctx, targets[0], targets[1])
@@ -414,29 +411,60 @@ def _depfile(target: str, deps: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m fwbuild.steps STEP_FILE`` runs one step; ``--when-stale STEP_FILE...``
+    runs, in order, each step whose outputs are missing or older than its inputs or its
+    step file (or than an output an earlier step of this run wrote), printing its label:
+    the steps after a link, fused into one Ninja edge (``fwbuild.ninjafile``)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m fwbuild.steps STEP_FILE", file=sys.stderr)
+    when_stale = args[:1] == ["--when-stale"]
+    files = args[1:] if when_stale else args
+    if not files or (len(files) > 1 and not when_stale):
+        print("usage: python -m fwbuild.steps [--when-stale] STEP_FILE...", file=sys.stderr)
         return 2
-    try:
-        with open(args[0], encoding="utf-8") as stream:
-            step = json.load(stream)
-    except (OSError, ValueError) as exc:
-        step_error = f"{args[0]}: cannot read the step file ({exc}); run scons ninja=1 again to write it"
-        print(f"error: {step_error}", file=sys.stderr)
-        return 2
-    try:
-        _run(step)
-    except (FwbuildError, OSError) as exc:
-        from fwbuild.cli import format_error
+    written: set[str] = set()
+    contexts: dict[str, StepContext] = {}  # steps with the same settings resolve the project once
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                step = json.load(stream)
+        except (OSError, ValueError) as exc:
+            step_error = f"{path}: cannot read the step file ({exc}); run scons ninja=1 again to write it"
+            print(f"error: {step_error}", file=sys.stderr)
+            return 2
+        if when_stale:
+            if not _stale(path, step, written):
+                continue
+            if step.get("label"):
+                print(step["label"], flush=True)
+        settings = step.get("settings", {})
+        ctx = contexts.setdefault(json.dumps(settings, sort_keys=True), StepContext(settings))
+        try:
+            _run(step, ctx)
+        except (FwbuildError, OSError) as exc:
+            from fwbuild.cli import format_error
 
-        if isinstance(exc, OSError):  # an input gone, a folder not writable: name the file
-            message = f"{exc.filename}: {exc.strerror}; the build step {step.get('step')} cannot go on"
-        else:
-            message = str(exc)
-        print(format_error(message), file=sys.stderr)
-        return 2
+            if isinstance(exc, OSError):  # an input gone, a folder not writable: name the file
+                message = f"{exc.filename}: {exc.strerror}; the build step {step.get('step')} cannot go on"
+            else:
+                message = str(exc)
+            print(format_error(message), file=sys.stderr)
+            return 2
+        written.update(step.get("targets", ()))
     return 0
+
+
+def _stale(path: str, step: dict, written: set[str]) -> bool:
+    """Ninja's rule for one step of a fused edge: an output missing, or older than an
+    input (the step file included), or an input written earlier in this run."""
+    inputs = [path, *step.get("inputs", step.get("sources", ()))]
+    if any(i in written for i in inputs):
+        return True
+    try:
+        oldest = min(os.stat(t).st_mtime_ns for t in step["targets"])
+        newest = max(os.stat(i).st_mtime_ns for i in inputs)
+    except (OSError, KeyError, ValueError):
+        return True  # a missing file: the step runs (and names an input it cannot read)
+    return newest > oldest
 
 
 if __name__ == "__main__":

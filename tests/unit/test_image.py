@@ -79,15 +79,17 @@ def test_hex_writer_is_byte_identical_to_intelhex(chunks, base):
     assert hex_text(parts) == intelhex_text(parts)
 
 
-def test_small_images_write_the_same_records_without_numpy():
-    """A small image's records are written one by one (no numpy import in a short-lived
-    step); the text is the same as the array path's."""
+def test_fast_records_equal_one_record_at_a_time():
+    """The lane-sum records writer against ``_record`` line by line, on data whose row
+    sums reach every size a lane holds (all 0xFF rows: 16 x 255 plus the address bytes)."""
     import random
 
     from fwbuild import image
 
-    data = random.Random(7).randbytes(0x10000)
-    for offset, size in ((0, 16), (0x20, 0x1000), (0, 0x10000)):
-        chunk = data[:size]
-        assert image._one_by_one(offset, chunk) == image._full_records(offset, chunk)
-    assert image._records_writer(image.NUMPY_MIN_BYTES) is image._full_records
+    rng = random.Random(7)
+    records = image._records_writer()
+    for fill in (rng.randbytes(0x10000), b"\xff" * 0x10000, bytes(0x10000)):
+        for offset, size in ((0, 16), (0x20, 0x1000), (0, 0x10000), (3, 0x40), (0xFFF0, 16), (0xFF01, 0xF0)):
+            chunk = fill[:size]
+            one_by_one = [image._record(offset + i, 0, chunk[i : i + 16]) for i in range(0, size, 16)]
+            assert records(offset, chunk) == "\n".join(one_by_one), (offset, size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +15,66 @@ def steps(*args: str | Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_text_step_writes_its_text_once(tmp_path):
-    out = tmp_path / "fwbuild_layout.h"
-    step = tmp_path / "step.json"
-    step.write_text(
-        json.dumps({"step": "text", "targets": [str(out)], "sources": [], "args": {"text": "#define A 1\n"}})
+def write_step(path: Path, step: str, target: Path, source: Path, label: str, **args) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "step": step,
+                "targets": [str(target)],
+                "sources": [str(source)],
+                "inputs": [str(source)],
+                "args": args,
+                "label": label,
+            }
+        )
     )
-    result = steps(step)
+    return path
+
+
+def labels(result: subprocess.CompletedProcess) -> list[str]:
     assert result.returncode == 0, result.stderr
-    assert out.read_text() == "#define A 1\n"
-    written = out.stat().st_mtime_ns
-    assert steps(step).returncode == 0
-    assert out.stat().st_mtime_ns == written  # the same text is not written again
+    return result.stdout.splitlines()
+
+
+def test_when_stale_runs_the_steps_whose_inputs_changed(tmp_path):
+    """The steps after a link, fused into one Ninja edge: each runs when an output is
+    missing or older than an input (or its step file), or when an earlier step of the run
+    wrote its input; it prints its label when it runs."""
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(bytes(range(64)))
+    b.write_bytes(bytes(48))
+    hooked, a_hex, b_hex = tmp_path / "a-crc.bin", tmp_path / "a-crc.hex", tmp_path / "b.hex"
+    files = [
+        write_step(tmp_path / "1.json", "image-hook", hooked, a, "HOOK a-crc.bin", hook="crc32_trailer"),
+        write_step(tmp_path / "2.json", "hex", a_hex, hooked, "HEX a-crc.hex", start=0x8000),
+        write_step(tmp_path / "3.json", "hex", b_hex, b, "HEX b.hex", start=0),
+    ]
+    base = os.stat(a).st_mtime_ns - 100 * 10**9  # times set by hand, whatever the clock's grain
+
+    def at(seconds: int, *paths: Path) -> None:
+        for path in paths:
+            os.utime(path, ns=(base + seconds * 10**9,) * 2)
+
+    at(0, a, b, *files)
+    assert labels(steps("--when-stale", *files)) == ["HOOK a-crc.bin", "HEX a-crc.hex", "HEX b.hex"]
+    assert a_hex.read_text().startswith(":10800000")
+    written = {p: p.stat().st_mtime_ns for p in (hooked, a_hex, b_hex)}
+    assert labels(steps("--when-stale", *files)) == []  # all up to date
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+
+    a.write_bytes(bytes(range(1, 65)))  # a newer input: its step, and the one after it
+    at(10, hooked, a_hex, b_hex)
+    at(20, a)
+    assert labels(steps("--when-stale", *files)) == ["HOOK a-crc.bin", "HEX a-crc.hex"]
+    assert b_hex.stat().st_mtime_ns == base + 10 * 10**9
+    b_hex.unlink()  # a missing output
+    assert labels(steps("--when-stale", *files)) == ["HEX b.hex"]
+    at(30, hooked, a_hex)
+    at(40, files[1])  # a step file rewritten (its settings changed)
+    assert labels(steps("--when-stale", *files)) == ["HEX a-crc.hex"]
+
+    usage = steps(*files)  # several step files: only with --when-stale
+    assert usage.returncode == 2 and usage.stderr.startswith("usage:"), usage.stderr
 
 
 def test_a_missing_step_file_is_one_error(tmp_path):

@@ -34,6 +34,7 @@ import SCons.Node.Python
 import SCons.Script
 import SCons.Subst
 
+from fwbuild import ninjafile
 from fwbuild.fileio import write_atomic
 from fwbuild.scons import actions, builders, memo
 
@@ -78,22 +79,13 @@ _STEPS = {
 }
 
 
-def _esc(text: str) -> str:
-    """A path or word in a build statement."""
-    return text.replace("$", "$$").replace(" ", "$ ").replace(":", "$:")
-
-
-def _var(text: str) -> str:
-    return text.replace("$", "$$").replace("\n", " ")
-
-
 class _Writer:
     def __init__(self, env, roots):
         self.env = env
         self.top = env.Dir("#").abspath
         self.build = env.Dir("$FW_BUILD_DIR").abspath
         self.steps_dir = os.path.join(self.build, ".ninja-steps")
-        self.edges: list[str] = []
+        self.edges: list[ninjafile.Edge] = []
         self.compdb: list[dict] = []
         self.outputs: set[str] = set()
         self.step_files: set[str] = set()
@@ -141,8 +133,10 @@ class _Writer:
         for node in targets:
             implicit += [n.abspath for n in node.depends if isinstance(n, SCons.Node.FS.Base)]
             order += [n.abspath for n in node.prerequisites or [] if isinstance(n, SCons.Node.FS.Base)]
-        commands, depfile, labels = [], None, []
+        commands, step_files, depfile, labels, links = [], [], None, [], False
         for act in _flatten(executor.get_action_list(), targets, sources, env):
+            label = _label(act, targets, sources, env)
+            labels.append(label)
             if isinstance(act, SCons.Action.FunctionAction):
                 function = getattr(act.execfunction, "func", None)
                 name = _STEPS.get(function)
@@ -158,16 +152,28 @@ class _Writer:
                         f"({getattr(function, '__name__', act.function_name())}) Ninja cannot run; "
                         "build it without ninja=1"
                     )
+                if name == "text":  # a copy of the text kept here: no Python process
+                    kept = self.kept_text(targets[0], sources)
+                    implicit.append(kept)
+                    commands.append(_copy_if_changed(kept, targets[0].abspath))
+                    continue
                 code = act.execfunction.get_contents(targets, sources, env).decode()
-                step_file, inputs = self.step_file(name, targets, sources, env, code)
+                step_file, inputs = self.step_file(name, targets, sources, env, code, label)
                 implicit += [step_file, *inputs]
-                commands.append(f"{_steps_command()} {shlex.quote(step_file)}")
+                if commands:  # after a command: run in the same line
+                    commands.append(f"{_steps_command()} {shlex.quote(step_file)}")
+                else:
+                    step_files.append(step_file)
                 if name == "ldscript":
                     depfile = _dot(targets[0].abspath, ".d")
             else:
+                if step_files:  # a command after steps: keep the order
+                    commands += [f"{_steps_command()} {shlex.quote(f)}" for f in step_files]
+                    step_files = []
                 line = _command_line(act, targets, sources, env)
                 if isinstance(act, builders._LinkAction):
                     line = self.explained_link(line, targets, env)
+                    links = True
                 if _is_compile(act, env) and len(targets) == 1:
                     depfile = _dot(targets[0].abspath, ".d")
                     self.source_dirs.add(os.path.dirname(sources[0].srcnode().abspath))
@@ -181,22 +187,23 @@ class _Writer:
                     )
                     line += f" -MMD -MF {shlex.quote(depfile)}" + _absolute_deps(depfile, self.top)
                 commands.append(line)
-            labels.append(_label(act, targets, sources, env))
         if any(t.abspath.endswith(".a") for t in targets):  # ar adds to an archive left there
             commands.insert(0, "rm -f " + " ".join(shlex.quote(t.abspath) for t in targets))
         outs = [t.abspath for t in targets]
         self.outputs.update(outs)
-        cmd = "cd " + shlex.quote(self.top) + " && " + " && ".join(commands)
-        lines = [
-            f"build {' '.join(map(_esc, outs))}: {'cc' if depfile else 'run'} {' '.join(map(_esc, files))}"
-            + (f" | {' '.join(map(_esc, sorted(set(implicit))))}" if implicit else "")
-            + (f" || {' '.join(map(_esc, sorted(set(order))))}" if order else ""),
-            f"  cmd = {_var(cmd)}",
-            f"  desc = {_var(next((label for label in labels if label), targets[0].name))}",
-        ]
-        if depfile:
-            lines.append(f"  depfile = {_esc(depfile)}")
-        self.edges.append("\n".join(lines))
+        self.edges.append(
+            ninjafile.Edge(
+                outputs=tuple(outs),
+                inputs=tuple(files),
+                implicit=tuple(dict.fromkeys(implicit)),
+                order_only=tuple(dict.fromkeys(order)),
+                commands=tuple(commands),
+                step_files=tuple(step_files),
+                description=next((label for label in labels if label), targets[0].name),
+                depfile=depfile,
+                links=links,
+            )
+        )
 
     def explained_link(self, line, targets, env):
         """The link, its messages kept: on failure fwbuild.steps says what ld's overflow
@@ -221,14 +228,22 @@ class _Writer:
         quoted = shlex.quote(errors)
         return f"{{ {line} 2> {quoted} || {{ {failed}; exit 1; }}; }} && cat {quoted} >&2 && rm -f {quoted}"
 
-    def step_file(self, name, targets, sources, env, code):
+    def kept_text(self, target, sources) -> str:
+        """layout.json, fwbuild_layout.h: the text computed when the graph was read, kept in
+        the steps folder (rewritten only when it changes) for the edge to copy."""
+        text = next(n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value))
+        rel = os.path.relpath(target.abspath, self.build).replace("/", "_")
+        path = os.path.join(self.steps_dir, f"{rel}.text")
+        _write_if_changed(path, text)
+        self.step_files.add(path)
+        return path
+
+    def step_file(self, name, targets, sources, env, code, label=""):
         """Write the step's file (when changed); returns it and the step's file inputs."""
         args: dict = {}
         values = [n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value)]
         paths = [n.abspath for n in sources if not isinstance(n, SCons.Node.Python.Value)]
-        if name == "text":
-            args["text"] = values[0]
-        elif name in ("startup", "ldscript"):
+        if name in ("startup", "ldscript"):
             args["context"] = values[0]
         elif name == "check-elf":
             args["region"] = env["FW_PROGRAM_REGION"]
@@ -268,6 +283,12 @@ class _Writer:
             "values": values,  # every text the step's SCons signature holds
             "code": code,  # and its code: a new fwbuild redoes the steps whose code changed
             "settings": self.settings(),
+            "label": label,  # printed when it runs among other steps (--when-stale)
+            # what its outputs must be newer than (with the step file) for --when-stale to skip it
+            "inputs": sorted(
+                {n.abspath for n in sources if isinstance(n, SCons.Node.FS.Base)}
+                | {n.abspath for t in targets for n in t.depends if isinstance(n, SCons.Node.FS.Base)}
+            ),
         }
         rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
         path = os.path.join(self.steps_dir, f"{rel}.{name}.json")
@@ -296,15 +317,17 @@ class _Writer:
             "  pool = console",
             "",
             # Ninja looks for the edge of the file it read by the name it read it by.
-            "build build.ninja: regenerate | " + " ".join(map(_esc, regenerate)),
-            f"  cmd = {_var(command)}",
+            "build build.ninja: regenerate | " + " ".join(map(ninjafile.escape, regenerate)),
+            f"  cmd = {ninjafile.variable(command)}",
             "",
         ]
         roots = [
             n.abspath for n in self.roots if isinstance(n, SCons.Node.FS.Base) and n.abspath in self.outputs
         ]
-        tail = ["", f"build all: phony {' '.join(map(_esc, sorted(roots)))}", "default all", ""]
-        return "\n".join(head) + "\n\n".join(self.edges) + "\n" + "\n".join(tail)
+        tail = ["", f"build all: phony {' '.join(map(ninjafile.escape, sorted(roots)))}", "default all", ""]
+        edges = ninjafile.fuse_after_links(self.edges)
+        body = "\n\n".join(ninjafile.statement(e, self.top, _steps_command()) for e in edges)
+        return "\n".join(head) + body + "\n" + "\n".join(tail)
 
 
 def _steps_command() -> str:
@@ -315,6 +338,14 @@ def _steps_command() -> str:
         f"PYTHONPATH={shlex.quote(package_parent)}${{PYTHONPATH:+:$PYTHONPATH}} "
         f"{shlex.quote(sys.executable)} -m fwbuild.steps"
     )
+
+
+def _copy_if_changed(kept: str, out: str) -> str:
+    """The same text is not written again (restat), so what includes the header stays up to
+    date; a new text goes into place by rename, never half-written."""
+    tmp = shlex.quote(_dot(out, ".tmp"))
+    kept, out = shlex.quote(kept), shlex.quote(out)
+    return f"{{ cmp -s {kept} {out} || {{ cp {kept} {tmp} && mv -f {tmp} {out}; }}; }}"
 
 
 def _dot(path: str, suffix: str) -> str:
@@ -435,7 +466,7 @@ def generate(env, nodes):
         compdb = json.dumps(writer.compdb, indent=2) + "\n"
         _write_if_changed(os.path.join(build, "compile_commands.json"), compdb)
         _write_if_changed(record, json.dumps({"fingerprint": fingerprint, "deps": deps}, indent=1) + "\n")
-        for stale in Path(writer.steps_dir).glob("*.json"):
+        for stale in [*Path(writer.steps_dir).glob("*.json"), *Path(writer.steps_dir).glob("*.text")]:
             if str(stale) not in writer.step_files and str(stale) != record:
                 stale.unlink()
         os.utime(ninja_file)  # newer than every input: this run's Ninja must not regenerate it
