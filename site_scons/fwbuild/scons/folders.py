@@ -49,6 +49,11 @@ def changes_folders() -> bool:
     return not any(SCons.Script.GetOption(name) for name in ("help", "no_exec", "question", "interactive"))
 
 
+def claimed(env) -> bool:
+    """This run already holds the lock of ``env``'s build folder."""
+    return env.Dir("$FW_BUILD_DIR").abspath in _folders
+
+
 def claim(*envs) -> None:
     """Lock the build folders of ``envs`` (their ``$FW_BUILD_DIR``), in sorted order, and tidy
     them after the build. Waits, saying so once, while another build holds one."""

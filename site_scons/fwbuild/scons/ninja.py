@@ -472,19 +472,45 @@ def generate(env, nodes):
         os.utime(ninja_file)  # newer than every input: this run's Ninja must not regenerate it
     if os.environ.get(GENERATE_ONLY) == "1":
         alias = env.Alias(f"fw-ninja-{env['FW_TARGET']}", [])
-    else:
-        jobs = SCons.Script.GetOption("num_jobs")
+        env.AlwaysBuild(alias)
+        keep(env, alias)
+        return alias
+    return _run_alias(env, binary, build)
 
-        def run_ninja(target, source, env):
-            ninja_env = {**os.environ, FROM_SCONS: "1"}
+
+def handover(env):
+    """The alias that runs Ninja, when build.ninja is current: then ``Firmware()`` declares
+    nothing (about 50 ms of an unchanged K64F line). None when it must be written first."""
+    if os.environ.get(GENERATE_ONLY) == "1":
+        return None
+    build = env.Dir("$FW_BUILD_DIR").abspath
+    record = os.path.join(build, ".ninja-steps", "generated.json")
+    if not _current(os.path.join(build, "build.ninja"), record, _fingerprint()):
+        return None
+    return _run_alias(env, ninja_binary(), build, label=env.Dir("$FW_BUILD_DIR").get_internal_path())
+
+
+def _run_alias(env, binary: str, build: str, label: str | None = None):
+    """The alias that runs Ninja; with ``label``, holding the build folder's lock meanwhile
+    (a run that declared the graph holds it already, fwbuild.scons.folders)."""
+    jobs = SCons.Script.GetOption("num_jobs")
+
+    def run_ninja(target, source, env):
+        ninja_env = {**os.environ, FROM_SCONS: "1"}
+        locks = None
+        if label is not None:
+            from fwbuild.buildlock import FolderLocks
+
+            locks = FolderLocks()
+            locks.hold([(build, label)])
+        try:
             result = subprocess.run([binary, "-C", build, f"-j{jobs}"], check=False, env=ninja_env)
-            if result.returncode:
-                return 1
-            return 0
+        finally:
+            if locks is not None:
+                locks.release()
+        return 1 if result.returncode else 0
 
-        alias = env.Alias(
-            f"fw-ninja-{env['FW_TARGET']}", [], SCons.Action.Action(run_ninja, f"ninja -C {build}")
-        )
+    alias = env.Alias(f"fw-ninja-{env['FW_TARGET']}", [], SCons.Action.Action(run_ninja, f"ninja -C {build}"))
     env.AlwaysBuild(alias)
     keep(env, alias)
     return alias

@@ -243,6 +243,13 @@ def Firmware(env, app, bootloader=None, stages=None):
             nodes += one.Firmware(app, bootloader, stages)
         env["FW_FIRMWARE_DONE"] = True
         return nodes
+    if _may_hand_over(env):
+        from fwbuild.scons import ninja
+
+        handed = ninja.handover(env)  # build.ninja is current: nothing to declare
+        if handed is not None:
+            env["FW_FIRMWARE_DONE"] = True
+            return [handed]
     env["FW_FIRMWARE_PIPELINE"] = True  # the facts then include the signing choice
     facts = memo.facts(env)
     build = env.Dir("$FW_BUILD_DIR")
@@ -284,6 +291,17 @@ def Firmware(env, app, bootloader=None, stages=None):
     aliases.debug_alias(env, combined_bin, combined_elf)
     nodes += _memory_map(env, built)
     return _finish(env, nodes + _build_info(env, nodes))
+
+
+def _may_hand_over(env) -> bool:
+    """A ``ninja=1`` build that may give the work to Ninja before declaring anything: not a
+    clean or a dry run, and not a line of several targets (it claims their folders first)."""
+    return (
+        bool(env.get("FW_NINJA"))
+        and not SCons.Script.GetOption("clean")
+        and folders.changes_folders()
+        and not folders.claimed(env)
+    )
 
 
 def _finish(env, nodes):
