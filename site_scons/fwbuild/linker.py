@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,23 +88,36 @@ def render_linker(context: dict[str, Any], template: Path | str = DEFAULT_TEMPLA
     return render_linker_templates(context, template).text
 
 
-def render_linker_templates(context: dict[str, Any], template: Path | str = DEFAULT_TEMPLATE) -> Rendered:
+def render_linker_templates(
+    context: dict[str, Any], template: Path | str = DEFAULT_TEMPLATE, cache: Path | str | None = None
+) -> Rendered:
     """``render_linker`` that also tells which files the template loaded (``Rendered``).
 
     Every failure is one ConfigError naming the file at fault and its line: a missing
     include names the file that includes it; a syntax error in an included file names that
     file (and where it is included from); an error while rendering (an undefined variable,
     a filter given the wrong type, an exception from an expression) names the template line.
+
+    ``cache``: a folder for Jinja2's compiled templates, keyed by each file's path and
+    checked against its text (compiling the shipped template costs 20-30 ms a render;
+    ``target=all`` renders 31 times, a Ninja build once per process).
     """
     import jinja2
 
     template = Path(template)
     loader = _recording_loader(template.parent, template.name)
+    bytecode_cache = None
+    if cache is not None:
+        from jinja2 import FileSystemBytecodeCache
+
+        os.makedirs(cache, exist_ok=True)
+        bytecode_cache = FileSystemBytecodeCache(str(cache))
     env = jinja2.Environment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=bytecode_cache,
     )
     env.filters["hex"] = _hex_filter
     try:

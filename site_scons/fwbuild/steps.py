@@ -95,12 +95,15 @@ def trusted_keys(ctx, out_c: str, out_h: str) -> None:
     write_atomic(out_h, HEADER)
 
 
-def render_linker_script(template: str, context_text: str, out: str, record: str) -> list[str]:
+def render_linker_script(
+    template: str, context_text: str, out: str, record: str, cache: str | None = None
+) -> list[str]:
     """The linker script and the record of the template files the engine loaded or looked
-    for (names relative to the template's folder); returns those names."""
+    for (names relative to the template's folder); returns those names. ``cache``: where
+    compiled templates are kept (``fwbuild.linker.render_linker_templates``)."""
     from fwbuild.linker import render_linker_templates
 
-    rendered = render_linker_templates(json.loads(context_text), template)
+    rendered = render_linker_templates(json.loads(context_text), template, cache)
     write_atomic(record, json.dumps({"templates": rendered.templates}, sort_keys=True) + "\n")
     write_atomic(out, rendered.text)
     return rendered.templates
@@ -371,7 +374,7 @@ def _run(step: dict, ctx: StepContext) -> None:
     elif name == "keys":
         trusted_keys(ctx, targets[0], targets[1])
     elif name == "ldscript":
-        looked = render_linker_script(sources[0], args["context"], targets[0], targets[1])
+        looked = render_linker_script(sources[0], args["context"], targets[0], targets[1], args.get("cache"))
         # a depfile, so that Ninja renders again when an included template changes
         folder = os.path.dirname(sources[0])
         found = [os.path.join(folder, n) for n in looked if os.path.isfile(os.path.join(folder, n))]

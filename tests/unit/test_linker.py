@@ -129,3 +129,25 @@ def test_docs_example_partial_renders(tmp_path, name):
     script = render_linker_text(tmp_path, partial, context)
     for bank in context["ram"]:
         assert f"__ram_{bank['name'].lower()}_start = 0x{bank['start']:08X};" in script
+
+
+def test_compiled_templates_are_kept_and_checked_against_the_text(tmp_path):
+    """With a cache folder, the second render loads the compiled template (and still
+    records the included files); an edited template is compiled again."""
+    from fwbuild.linker import DEFAULT_TEMPLATE, render_linker_templates
+
+    context = linker_context(managed_k64f())
+    cache = tmp_path / "cache"
+    plain = render_linker_templates(context)
+    first = render_linker_templates(context, DEFAULT_TEMPLATE, cache)
+    assert first == plain and len(list(cache.iterdir())) == 1
+    assert render_linker_templates(context, DEFAULT_TEMPLATE, cache) == plain
+
+    (tmp_path / "part.ld").write_text("/* part {{ 1 + 1 }} */\n")
+    template = tmp_path / "app.ld.j2"
+    template.write_text('{% include "part.ld" %}/* one */\n')
+    assert render_linker_templates({}, template, cache).text == "/* part 2 */\n/* one */\n"
+    again = render_linker_templates({}, template, cache)
+    assert again.text == "/* part 2 */\n/* one */\n" and again.templates == {"part.ld": True}
+    template.write_text('{% include "part.ld" %}/* two */\n')  # same path, new text
+    assert render_linker_templates({}, template, cache).text == "/* part 2 */\n/* two */\n"

@@ -82,7 +82,11 @@ def render_linker_script(target, source, env):
 
     try:
         templates = render(
-            source[0].abspath, source[1].get_text_contents(), target[0].abspath, target[1].abspath
+            source[0].abspath,
+            source[1].get_text_contents(),
+            target[0].abspath,
+            target[1].abspath,
+            template_cache(env),
         )
     except FwbuildError as exc:
         raise memo.user_error(exc) from None
@@ -93,6 +97,11 @@ def render_linker_script(target, source, env):
     for node in target:
         node.implicit = None
         node.add_to_implicit(depends)
+
+
+def template_cache(env) -> str:
+    """Compiled linker templates, kept beside the read cache in the build folders' parent."""
+    return os.path.join(env.Dir("$FW_BUILD_DIR").dir.abspath, ".fwbuild-templates")
 
 
 def _scan_templates(node, env, path):

@@ -245,6 +245,8 @@ class _Writer:
         paths = [n.abspath for n in sources if not isinstance(n, SCons.Node.Python.Value)]
         if name in ("startup", "ldscript"):
             args["context"] = values[0]
+        if name == "ldscript":
+            args["cache"] = builders.template_cache(env)
         elif name == "check-elf":
             args["region"] = env["FW_PROGRAM_REGION"]
         elif name == "objcopy":
