@@ -8,13 +8,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fwbuild import shipped
-from fwbuild.chain import STATE_REGION
 from fwbuild.errors import ConfigError, FwbuildError, ImageError
-from fwbuild.layout import Layout, Region
 from fwbuild.values import hex32
+
+if TYPE_CHECKING:  # a Ninja build's render step reads its context from a file: no Layout
+    from fwbuild.layout import Layout
 
 DEFAULT_TEMPLATE = shipped.TEMPLATES.expected() / "gcc_arm.ld.j2"
 VARIABLES_DOC = "the variables are listed in docs/linker-templates.md"
@@ -23,6 +24,8 @@ VARIABLES_DOC = "the variables are listed in docs/linker-templates.md"
 def linker_context(layout: Layout, program: str = "application") -> dict[str, Any]:
     """What a template sees. ``program`` is the region the program is linked into: a slot
     ("application", "bootloader", "bootloader.1", ...) or another flash region."""
+    from fwbuild.chain import STATE_REGION
+
     rom = layout.program_region(program)
     app = layout.application
     reserved = [
@@ -390,7 +393,6 @@ def _region(region: Any) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_TEMPLATE",
-    "Region",
     "Rendered",
     "context_signature",
     "ld_overflows",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,18 +108,27 @@ def render_linker_script(
     return rendered.templates
 
 
-def check_elf(ctx, elf: str, region: str, others: Sequence[str] = ()) -> None:
+def check_elf(ctx, elf: str, region: str, others: Sequence[str] = (), after_link: bool = False) -> None:
     """Check where the sections landed, then move the linked program into place: the
-    linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf."""
+    linker writes app.elf.tmp, so a killed link never leaves a truncated app.elf.
+    ``after_link``: a Ninja build, where the check is a step after the link and the map
+    stands for the link; the ELF is then made newer than the map."""
     from fwbuild.elfcheck import check_elf_placement
 
     linked = elf + ".tmp"
+    if after_link and not os.path.exists(linked):
+        raise FwbuildError(
+            f"{linked}: the linked program is missing, though {others[0]} is newer than {elf}; "
+            f"delete {others[0]} to link again"
+        )
     try:
         check_elf_placement(linked, ctx.layout(), region)
     except FwbuildError:
         remove_quietly(linked, elf, *others)
         raise
     os.replace(linked, elf)
+    if after_link:
+        os.utime(elf)  # the map may be written after the program: the check is done
 
 
 def link_failed(ctx, errors: str, elf: str, label: str, region: str) -> None:
@@ -163,6 +171,8 @@ def objcopy(
     repo_hooks: Sequence[Callable[[bytes, Path], bytes]] = (),
 ) -> None:
     """The program's .bin, patched by the link-stage hooks (the .hex is made from it)."""
+    import subprocess
+
     path = Path(out)
     tmp = path.with_name(f".{path.name}.tmp")
     cmd = [objcopy_tool, "-O", "binary", elf, str(tmp)]
@@ -265,6 +275,8 @@ def combined_elf(
     earlier stage's loadable bytes as a ``.<stage>`` section at its addresses and, where it
     was built here, its symbols prefixed ``<stage>_``, so a debugger can step from one into
     the next. ``inputs``: per part its image, then its ELF when it has one."""
+    import subprocess
+
     from fwbuild.elfcheck import program_symbols
     from fwbuild.image import merge, read_parts
 
@@ -378,10 +390,10 @@ def _run(step: dict, ctx: StepContext) -> None:
         # a depfile, so that Ninja renders again when an included template changes
         folder = os.path.dirname(sources[0])
         found = [os.path.join(folder, n) for n in looked if os.path.isfile(os.path.join(folder, n))]
-        folder, base = os.path.split(targets[0])
-        write_atomic(os.path.join(folder, f".{base}.d"), _depfile(targets[0], found))
+        write_atomic(step.get("depfile") or _dot(targets[0], ".d"), _depfile(targets[0], found))
     elif name == "check-elf":
-        check_elf(ctx, targets[0], args["region"], targets[1:])
+        others = args.get("others", targets[1:])
+        check_elf(ctx, targets[0], args["region"], others, args.get("after_link", False))
     elif name == "link-failed":
         link_failed(ctx, args["errors"], targets[0], args["label"], args["region"])
     elif name == "objcopy":
@@ -406,26 +418,66 @@ def _run(step: dict, ctx: StepContext) -> None:
         raise FwbuildError(f"unknown step {name!r}: the step file was written by another fwbuild")
 
 
-def _depfile(target: str, deps: Sequence[str]) -> str:
-    def escape(path: str) -> str:
-        return path.replace("\\", "\\\\").replace(" ", "\\ ").replace("$", "$$").replace("#", "\\#")
+def _dot(path: str, suffix: str) -> str:
+    folder, base = os.path.split(path)
+    return os.path.join(folder, f".{base}{suffix}")
 
-    return f"{escape(target)}: " + " ".join(escape(d) for d in deps) + "\n"
+
+def _escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace(" ", "\\ ").replace("$", "$$").replace("#", "\\#")
+
+
+def _depfile(target: str, deps: Sequence[str]) -> str:
+    return f"{_escape(target)}: " + " ".join(_escape(d) for d in deps) + "\n"
+
+
+def _depfile_deps(path: str) -> list[str]:
+    """The dependencies of a depfile ``_depfile`` wrote (none if it is missing)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError:
+        return []
+    words, word, i = [], "", 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            word, i = word + text[i + 1], i + 2
+            continue
+        if char == "$" and text[i + 1 : i + 2] == "$":
+            word, i = word + "$", i + 2
+            continue
+        if char.isspace():
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += char
+        i += 1
+    if word:
+        words.append(word)
+    return words[1:]  # after "target:"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fwbuild.steps STEP_FILE`` runs one step; ``--when-stale STEP_FILE...``
     runs, in order, each step whose outputs are missing or older than its inputs or its
     step file (or than an output an earlier step of this run wrote), printing its label:
-    the steps after a link, fused into one Ninja edge (``fwbuild.ninjafile``)."""
+    steps fused into one Ninja edge (``fwbuild.ninjafile``). With ``--depfile PATH`` it
+    then writes there, for the first step's first output, every dependency the steps'
+    own depfiles list, for Ninja to read."""
     args = list(sys.argv[1:] if argv is None else argv)
     when_stale = args[:1] == ["--when-stale"]
     files = args[1:] if when_stale else args
+    depfile = None
+    if when_stale and files[:1] == ["--depfile"] and len(files) > 1:
+        depfile, files = files[1], files[2:]
     if not files or (len(files) > 1 and not when_stale):
-        print("usage: python -m fwbuild.steps [--when-stale] STEP_FILE...", file=sys.stderr)
+        print("usage: python -m fwbuild.steps [--when-stale [--depfile PATH]] STEP_FILE...", file=sys.stderr)
         return 2
     written: set[str] = set()
     contexts: dict[str, StepContext] = {}  # steps with the same settings resolve the project once
+    loaded = []
     for path in files:
         try:
             with open(path, encoding="utf-8") as stream:
@@ -434,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             step_error = f"{path}: cannot read the step file ({exc}); run scons ninja=1 again to write it"
             print(f"error: {step_error}", file=sys.stderr)
             return 2
+        loaded.append(step)
         if when_stale:
             if not _stale(path, step, written):
                 continue
@@ -453,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(format_error(message), file=sys.stderr)
             return 2
         written.update(step.get("targets", ()))
+    if depfile is not None:
+        deps = [d for step in loaded if step.get("depfile") for d in _depfile_deps(step["depfile"])]
+        write_atomic(depfile, _depfile(loaded[0]["targets"][0], list(dict.fromkeys(deps))))
     return 0
 
 
@@ -460,6 +516,8 @@ def _stale(path: str, step: dict, written: set[str]) -> bool:
     """Ninja's rule for one step of a fused edge: an output missing, or older than an
     input (the step file included), or an input written earlier in this run."""
     inputs = [path, *step.get("inputs", step.get("sources", ()))]
+    if step.get("depfile"):  # what its last run read besides (included templates)
+        inputs += _depfile_deps(step["depfile"])
     if any(i in written for i in inputs):
         return True
     try:

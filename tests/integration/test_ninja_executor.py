@@ -256,6 +256,35 @@ def test_overflow_under_ninja_names_the_layout_key(fw, tmp_path):
     assert not (project / "build" / "K64F" / "app.elf.tmp").exists()
 
 
+def test_a_program_the_elf_check_rejects_is_never_in_place_under_ninja(fw, tmp_path):
+    """The ELF check runs among the steps after the links: a program linked away from its
+    region is refused with the same error as without Ninja, nothing made from it stays,
+    and the next Ninja run links and refuses it again (never "no work to do")."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
+    flash_origin = "ORIGIN = {{ rom.start|hex }}"
+    text = fw.TEMPLATE.read_text()
+    assert text.count(flash_origin) == 1, f"{fw.TEMPLATE} no longer holds {flash_origin!r}: update this test"
+    (project / "moved.ld.j2").write_text(
+        text.replace(flash_origin, "ORIGIN = {{ (rom.start + 0x1000)|hex }}")
+    )
+    fw.edit_project(project, linker_template="moved.ld.j2")
+    fw.set_overrides(project, "K64F")  # the plain layout: the application at the flash start
+    build = project / "build" / "K64F"
+    said = "app.elf.tmp: no vector table at the application start 0x00000000"
+    scons = fw.run_scons(project, "K64F")
+    assert scons.returncode == 2 and said in scons.stderr, scons.describe()
+    shutil.rmtree(build)
+
+    result = fw.run_scons(project, "K64F", "ninja=1")
+    assert result.returncode != 0 and "Traceback" not in result.output, result.describe()
+    assert f"error: {build}/{said}" in " ".join(result.output.split()), result.describe()
+    for name in ("app.elf", "app.elf.tmp", "app.map", "app.bin", "app-signed.bin", "combined.bin"):
+        assert not (build / name).exists(), f"{name} left behind\n{result.describe()}"
+    again = ninja(fw, project, "K64F")
+    assert again.returncode != 0 and again.count("LINK") == 1, again.describe()
+    assert "no work to do" not in again.stdout and ".isr_vector" in again.output, again.describe()
+
+
 def test_sconstruct_hooks_are_refused_under_ninja(fw, tmp_path):
     """A hook of the SConstruct (env.FirmwarePostBuild) has no command Ninja could run."""
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")

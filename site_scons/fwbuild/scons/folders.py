@@ -191,8 +191,12 @@ def _after_failures(declared: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
         if node not in doomed:
             doomed.add(node)
             stack += users.get(node, [])
+    # Side effects are no step's output (build.ninja, written when the graph is read, stays
+    # after a failed Ninja run, so that ``ninja -C`` can build again).
     return {
-        path: {rel for rel, node in files.items() if node in doomed and not node.isdir()}
+        path: {
+            rel for rel, node in files.items() if node in doomed and not node.isdir() and not node.side_effect
+        }
         for path, files in declared.items()
     }
 

@@ -158,6 +158,9 @@ class _Writer:
                     commands.append(_copy_if_changed(kept, targets[0].abspath))
                     continue
                 code = act.execfunction.get_contents(targets, sources, env).decode()
+                if name == "check-elf" and links:  # a step after the link
+                    self.checked_link(targets, env, code, label)
+                    continue
                 step_file, inputs = self.step_file(name, targets, sources, env, code, label)
                 implicit += [step_file, *inputs]
                 if commands:  # after a command: run in the same line
@@ -165,7 +168,7 @@ class _Writer:
                 else:
                     step_files.append(step_file)
                 if name == "ldscript":
-                    depfile = _dot(targets[0].abspath, ".d")
+                    depfile = self.ldscript_depfile(targets[0])
             else:
                 if step_files:  # a command after steps: keep the order
                     commands += [f"{_steps_command()} {shlex.quote(f)}" for f in step_files]
@@ -191,6 +194,8 @@ class _Writer:
             commands.insert(0, "rm -f " + " ".join(shlex.quote(t.abspath) for t in targets))
         outs = [t.abspath for t in targets]
         self.outputs.update(outs)
+        if links:  # the ELF is the check's output; the link's, its map
+            outs = outs[1:]
         self.edges.append(
             ninjafile.Edge(
                 outputs=tuple(outs),
@@ -202,6 +207,43 @@ class _Writer:
                 description=next((label for label in labels if label), targets[0].name),
                 depfile=depfile,
                 links=links,
+            )
+        )
+
+    def ldscript_depfile(self, script) -> str:
+        """Where a linker script's step lists the templates it included (kept there when
+        the scripts are fused: Ninja reads, then removes, only the fused edge's)."""
+        rel = os.path.relpath(script.abspath, self.build).replace("/", "_")
+        return os.path.join(self.steps_dir, f"{rel}.d")
+
+    def checked_link(self, targets, env, code, label) -> None:
+        """The ELF check of a link, as a step of its own after it, so that it runs among the
+        steps after the links, in their one process. The link writes app.elf.tmp and the
+        map (SCons' command line, so the map is the same bytes); the check moves the program
+        into place as app.elf only if it passes. The map is what Ninja knows the link by:
+        app.elf.tmp is gone once checked."""
+        elf, link_map = targets[0].abspath, targets[1].abspath
+        step = {
+            "step": "check-elf",
+            "targets": [elf],
+            "sources": [link_map],
+            "inputs": [link_map],
+            "args": {"region": env["FW_PROGRAM_REGION"], "others": [link_map], "after_link": True},
+            "code": code,
+            "settings": self.settings(),
+            "label": label,
+        }
+        rel = os.path.relpath(elf, self.build).replace("/", "_")
+        path = os.path.join(self.steps_dir, f"{rel}.check-elf.json")
+        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
+        self.step_files.add(path)
+        self.edges.append(
+            ninjafile.Edge(
+                outputs=(elf,),
+                inputs=(link_map,),
+                implicit=(path,),
+                step_files=(path,),
+                description=label or f"CHECK {targets[0].get_internal_path()}",
             )
         )
 
@@ -286,6 +328,7 @@ class _Writer:
             "code": code,  # and its code: a new fwbuild redoes the steps whose code changed
             "settings": self.settings(),
             "label": label,  # printed when it runs among other steps (--when-stale)
+            "depfile": self.ldscript_depfile(targets[0]) if name == "ldscript" else None,
             # what its outputs must be newer than (with the step file) for --when-stale to skip it
             "inputs": sorted(
                 {n.abspath for n in sources if isinstance(n, SCons.Node.FS.Base)}
@@ -327,7 +370,7 @@ class _Writer:
             n.abspath for n in self.roots if isinstance(n, SCons.Node.FS.Base) and n.abspath in self.outputs
         ]
         tail = ["", f"build all: phony {' '.join(map(ninjafile.escape, sorted(roots)))}", "default all", ""]
-        edges = ninjafile.fuse_after_links(self.edges)
+        edges = ninjafile.fuse(self.edges, os.path.join(self.steps_dir, "linker-scripts.d"))
         body = "\n\n".join(ninjafile.statement(e, self.top, _steps_command()) for e in edges)
         return "\n".join(head) + body + "\n" + "\n".join(tail)
 
