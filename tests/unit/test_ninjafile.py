@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fwbuild.ninjafile import AFTER_LINKS, Edge, command_of, fuse_after_links, statement
+from fwbuild.ninjafile import AFTER_LINKS, BEFORE_LINKS, Edge, command_of, fuse, fuse_after_links, statement
 
 
 def link(out: str, *inputs: str) -> Edge:
@@ -63,3 +63,22 @@ def test_a_step_behind_a_command_that_needs_the_fused_steps_stays_apart():
         ("packed.bin",),
         ("packed.hex",),
     ]
+
+
+def test_the_linker_scripts_become_one_edge_that_only_links_wait_for():
+    edges = [
+        Edge(outputs=("app.ld",), inputs=("t.j2",), step_files=("s/app.json",), depfile="s/app.d"),
+        Edge(outputs=("boot.ld",), inputs=("t.j2",), step_files=("s/boot.json",), depfile="s/boot.d"),
+        step("startup.c"),  # a compile reads it: not fused, so that compile need not wait
+        Edge(outputs=("startup.o",), inputs=("startup.c",), commands=("cc",), depfile=".startup.o.d"),
+        link("app.elf", "startup.o", "app.ld"),
+        link("boot.elf", "startup.o", "boot.ld"),
+    ]
+    fused = fuse(edges, "s/linker-scripts.d")
+    scripts = [e for e in fused if e.description == BEFORE_LINKS]
+    assert len(scripts) == 1 and scripts[0].outputs == ("app.ld", "boot.ld")
+    assert scripts[0].depfile == "s/linker-scripts.d" and scripts[0].inputs == ("t.j2",)
+    assert "--when-stale --depfile s/linker-scripts.d s/app.json s/boot.json" in command_of(
+        scripts[0], "/top", "steps"
+    )
+    assert ("startup.c",) in [e.outputs for e in fused]

@@ -109,3 +109,30 @@ def test_a_core_error_is_one_paragraph(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     said = " ".join(result.stderr.split())
     assert said.startswith(f"error: {missing}: No such file or directory"), result.stderr
+
+
+def test_fused_steps_report_their_depfiles_as_one(tmp_path):
+    """--depfile: the steps' own depfiles (a linker script's included templates) are
+    written as one, for the fused edge's first output; a newer file one of them lists
+    makes that step stale."""
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(bytes(32))
+    b.write_bytes(bytes(16))
+    part = tmp_path / "my part.ld"
+    part.write_text("/* included */\n")
+    (tmp_path / "a.d").write_text(f"{tmp_path}/a.hex: {str(part).replace(' ', chr(92) + ' ')}\n")
+    files = []
+    for name, source in (("a", a), ("b", b)):
+        path = write_step(
+            tmp_path / f"{name}.json", "hex", tmp_path / f"{name}.hex", source, f"HEX {name}", start=0
+        )
+        step = json.loads(path.read_text())
+        step["depfile"] = str(tmp_path / f"{name}.d") if name == "a" else None
+        path.write_text(json.dumps(step))
+        files.append(path)
+    merged = tmp_path / "fused.d"
+    assert labels(steps("--when-stale", "--depfile", merged, *files)) == ["HEX a", "HEX b"]
+    assert merged.read_text() == f"{tmp_path}/a.hex: {str(part).replace(' ', chr(92) + ' ')}\n"
+    later = (tmp_path / "a.hex").stat().st_mtime_ns + 10**9
+    os.utime(part, ns=(later, later))
+    assert labels(steps("--when-stale", "--depfile", merged, *files)) == ["HEX a"]
