@@ -133,7 +133,7 @@ class _Writer:
         for node in targets:
             implicit += [n.abspath for n in node.depends if isinstance(n, SCons.Node.FS.Base)]
             order += [n.abspath for n in node.prerequisites or [] if isinstance(n, SCons.Node.FS.Base)]
-        commands, step_files, depfile, labels, links = [], [], None, [], False
+        commands, step_files, depfile, labels, links, checked = [], [], None, [], False, False
         for act in _flatten(executor.get_action_list(), targets, sources, env):
             label = _label(act, targets, sources, env)
             labels.append(label)
@@ -160,6 +160,7 @@ class _Writer:
                 code = act.execfunction.get_contents(targets, sources, env).decode()
                 if name == "check-elf" and links:  # a step after the link
                     self.checked_link(targets, env, code, label)
+                    checked = True
                     continue
                 step_file, inputs = self.step_file(name, targets, sources, env, code, label)
                 implicit += [step_file, *inputs]
@@ -194,7 +195,7 @@ class _Writer:
             commands.insert(0, "rm -f " + " ".join(shlex.quote(t.abspath) for t in targets))
         outs = [t.abspath for t in targets]
         self.outputs.update(outs)
-        if links:  # the ELF is the check's output; the link's, its map
+        if checked:  # the ELF is the check's output; the link's, its map
             outs = outs[1:]
         self.edges.append(
             ninjafile.Edge(
