@@ -185,6 +185,20 @@ def test_ninja_rebuilds_what_each_edit_needs(fw, tmp_path, key_files):
     assert result.returncode == 0 and result.count("CC") > 0, result.describe()
 
 
+def test_header_edits_rebuild_in_a_folder_with_a_space(fw, tmp_path):
+    """gcc's depfiles name files relative to the project, made absolute for Ninja with the
+    project's folder escaped as a depfile escapes it."""
+    project = fw.copy_project(fw.EXAMPLE, tmp_path / "my project")
+    first = fw.run_scons(project, "K64F", "ninja=1")
+    assert first.returncode == 0, first.describe()
+    fw.next_second()
+    header = project / "common" / "trailer.h"  # app/main.c alone includes it
+    header.write_text(header.read_text() + "\n" + EDIT + "\n")
+    result = edited(fw, project, "K64F")
+    assert result.files("CC") == ["app/main.c"], result.describe()
+    assert "no work to do" in edited(fw, project, "K64F").stdout
+
+
 def test_ninja_builds_after_scons_clean(fw, tmp_path):
     project = fw.copy_project(fw.EXAMPLE, tmp_path / "project")
     first = fw.run_scons(project, "K64F", "ninja=1")
