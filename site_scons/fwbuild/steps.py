@@ -68,6 +68,12 @@ class StepContext:
         return self._signer
 
 
+def say(text: str) -> None:
+    """Print ``text`` and its newline in one write: SCons runs steps in parallel threads, and
+    ``print`` writes the newline apart, so another step's line could land between them."""
+    sys.stdout.write(text + "\n")
+
+
 def write_text(out: str, text: str) -> None:
     """layout.json, fwbuild_layout.h: a text computed when the graph was read. The same
     text is not written again: what includes the header then stays up to date."""
@@ -233,7 +239,7 @@ def memory_map(ctx, roles: Sequence[str], inputs: Sequence[str], svg: str, repor
             held = sum(len(part.data) for part in read_parts(image, stage.slots[0].start))
             image_bytes[stage.program] = max(held - stage.header_size, 0)
     uses = region_usage(layout, used, {layout.main_ram: app.ram})
-    print("\n".join(summary_lines(layout, uses, program_uses(layout, sizes, image_bytes))))
+    say("\n".join(summary_lines(layout, uses, program_uses(layout, sizes, image_bytes))))
     write_atomic(svg, memory_svg(layout, uses))
     report = {"app": map_sizes(files["map"].read_text(errors="replace"))}
     for role, path in files.items():
@@ -371,7 +377,7 @@ def combine(ctx, regions: Sequence[str], inputs: Sequence[str], out_bin: str, ou
         Part(Path(path).name, layout.slot(region).start, Path(path).read_bytes())
         for region, path in zip(later_regions, later)
     ]
-    parts = combined_parts(layout, head, slots)
+    parts = combined_parts(layout, head, slots, report=say)
     data = combined_image(layout, parts)
     write_atomic(out_bin, data)
     write_atomic(out_hex, hex_chunks(parts + nvm))
