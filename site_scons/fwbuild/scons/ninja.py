@@ -211,11 +211,23 @@ class _Writer:
             )
         )
 
+    def steps_path(self, output: str, suffix: str) -> str:
+        """The file in the steps folder named after a step's first output and its kind."""
+        rel = os.path.relpath(output, self.build).replace("/", "_")
+        return os.path.join(self.steps_dir, f"{rel}{suffix}")
+
+    def keep_step(self, output: str, suffix: str, text: str) -> str:
+        """Write a file of the steps folder (only when its text changed: its time says when
+        the step's settings did) and keep it from the stale sweep; returns its path."""
+        path = self.steps_path(output, suffix)
+        _write_if_changed(path, text)
+        self.step_files.add(path)
+        return path
+
     def ldscript_depfile(self, script) -> str:
         """Where a linker script's step lists the templates it included (kept there when
         the scripts are fused: Ninja reads, then removes, only the fused edge's)."""
-        rel = os.path.relpath(script.abspath, self.build).replace("/", "_")
-        return os.path.join(self.steps_dir, f"{rel}.d")
+        return self.steps_path(script.abspath, ".d")
 
     def checked_link(self, targets, env, code, label) -> None:
         """The ELF check of a link, as a step of its own after it, so that it runs among the
@@ -234,10 +246,7 @@ class _Writer:
             "settings": self.settings(),
             "label": label,
         }
-        rel = os.path.relpath(elf, self.build).replace("/", "_")
-        path = os.path.join(self.steps_dir, f"{rel}.check-elf.json")
-        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
-        self.step_files.add(path)
+        path = self.keep_step(elf, ".check-elf.json", json.dumps(step, indent=1, sort_keys=True) + "\n")
         self.edges.append(
             ninjafile.Edge(
                 outputs=(elf,),
@@ -263,10 +272,8 @@ class _Writer:
             },
             "settings": self.settings(),
         }
-        rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
-        path = os.path.join(self.steps_dir, f"{rel}.link-failed.json")
-        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
-        self.step_files.add(path)
+        text = json.dumps(step, indent=1, sort_keys=True) + "\n"
+        path = self.keep_step(targets[0].abspath, ".link-failed.json", text)
         failed = f"{_steps_command()} {shlex.quote(path)}"
         quoted = shlex.quote(errors)
         return f"{{ {line} 2> {quoted} || {{ {failed}; exit 1; }}; }} && cat {quoted} >&2 && rm -f {quoted}"
@@ -275,21 +282,17 @@ class _Writer:
         """layout.json, fwbuild_layout.h: the text computed when the graph was read, kept in
         the steps folder (rewritten only when it changes) for the edge to copy."""
         text = next(n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value))
-        rel = os.path.relpath(target.abspath, self.build).replace("/", "_")
-        path = os.path.join(self.steps_dir, f"{rel}.text")
-        _write_if_changed(path, text)
-        self.step_files.add(path)
-        return path
+        return self.keep_step(target.abspath, ".text", text)
 
     def step_file(self, name, targets, sources, env, code, label=""):
         """Write the step's file (when changed); returns it and the step's file inputs."""
         args: dict = {}
         values = [n.get_text_contents() for n in sources if isinstance(n, SCons.Node.Python.Value)]
         paths = [n.abspath for n in sources if not isinstance(n, SCons.Node.Python.Value)]
-        if name in ("startup", "ldscript"):
+        if name == "startup":
             args["context"] = values[0]
-        if name == "ldscript":
-            args["cache"] = builders.template_cache(env)
+        elif name == "ldscript":
+            args.update(context=values[0], cache=builders.template_cache(env))
         elif name == "check-elf":
             args["region"] = env["FW_PROGRAM_REGION"]
         elif name == "objcopy":
@@ -336,10 +339,9 @@ class _Writer:
                 | {n.abspath for t in targets for n in t.depends if isinstance(n, SCons.Node.FS.Base)}
             ),
         }
-        rel = os.path.relpath(targets[0].abspath, self.build).replace("/", "_")
-        path = os.path.join(self.steps_dir, f"{rel}.{name}.json")
-        _write_if_changed(path, json.dumps(step, indent=1, sort_keys=True) + "\n")
-        self.step_files.add(path)
+        path = self.keep_step(
+            targets[0].abspath, f".{name}.json", json.dumps(step, indent=1, sort_keys=True) + "\n"
+        )
         return path, paths
 
     def text(self, regenerate: list[str], command: str) -> str:
